@@ -1,0 +1,679 @@
+package hypercore
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// SyncMode says when appends reach the disk.
+type SyncMode int
+
+const (
+	// SyncAlways fsyncs data, tree and head before Append returns: an
+	// acknowledged append survives power loss.
+	SyncAlways SyncMode = iota
+	// SyncNone leaves flushing to the OS: an acknowledged append survives a
+	// killed process but not power loss (what the JS reference does).
+	SyncNone
+)
+
+func (m SyncMode) String() string {
+	if m == SyncNone {
+		return "os"
+	}
+	return "fsync"
+}
+
+// MaxBlockSize is the largest block Append accepts. It keeps every block
+// inside one replication message.
+const MaxBlockSize = 8 << 20
+
+// CreateOptions configure a new core.
+type CreateOptions struct {
+	Seed   []byte   // 32-byte signing seed; nil for a random one
+	Compat bool     // key = raw public key, bare signatures (hypercore 10)
+	Sync   SyncMode // durability of appends
+}
+
+// OpenOptions configure an existing core.
+type OpenOptions struct {
+	ReadOnly bool     // never write; take no lock (a second process may read while one writes)
+	Sync     SyncMode // durability of appends
+}
+
+// Core is a Hypercore on disk. Its methods are safe for concurrent use.
+type Core struct {
+	dir      string
+	v        *Verifier
+	kp       KeyPair
+	writable bool
+	syncMode SyncMode
+
+	data, tree, headF, lock *os.File
+
+	mu        sync.RWMutex
+	st        headState
+	roots     []Node
+	closed    bool
+	broken    error  // sticky: a failed fsync; the core must be reopened
+	rolledBk  string // why open fell back to an older head ("" if it did not)
+	forkNext  bool   // the next head must raise the fork (after a fall back)
+	scratch   []byte // append buffers, reused under mu
+	nodeBuf   []byte
+	parallelH int
+}
+
+// Create makes a new writable core in dir, which must not exist or be
+// empty. On failure nothing is left behind.
+func Create(dir string, opts CreateOptions) (c *Core, err error) {
+	seed := opts.Seed
+	if seed == nil {
+		seed = make([]byte, 32)
+		if _, err := rand.Read(seed); err != nil {
+			return nil, fmt.Errorf("random seed: %w", err)
+		}
+	}
+	kp, err := KeyPairFromSeed(seed)
+	if err != nil {
+		return nil, err
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, errorf(ErrBadInput, "%s exists and is not empty", dir)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("create core %s: %w", dir, err)
+	}
+	made := false
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		made = true
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create core %s: %w", dir, err)
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		if made {
+			os.RemoveAll(dir)
+			return
+		}
+		for _, n := range []string{headerFile, secretFile, dataFile, treeFile, headFile, lockFile} {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}()
+
+	m := DefaultManifest(kp.Public)
+	key := KeyFor(m, opts.Compat)
+	for _, n := range []string{dataFile, treeFile, headFile} {
+		f, err := os.OpenFile(filepath.Join(dir, n), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("create core %s: %w", dir, err)
+		}
+		f.Close()
+	}
+	if err := writeFileAtomic(dir, secretFile, []byte(hex.EncodeToString(seed)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("create core %s: write secret: %w", dir, err)
+	}
+	hb, _ := json.MarshalIndent(header{Format: formatName, Key: hex.EncodeToString(key[:]), Manifest: hex.EncodeToString(m.Encode())}, "", "  ")
+	// The header is written last: a directory without one is not a core.
+	if err := writeFileAtomic(dir, headerFile, append(hb, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("create core %s: write header: %w", dir, err)
+	}
+	return Open(dir, OpenOptions{Sync: opts.Sync})
+}
+
+// Open opens the core in dir. Without its secret file, or with ReadOnly,
+// the core can be read but not appended to. Open checks the header, the
+// head's signature and the tree roots it signs; it falls back to the older
+// head slot only when the newest one fails those checks (a lost write), and
+// then the next append raises the fork so peers never see two different
+// trees signed under one fork.
+func Open(dir string, opts OpenOptions) (*Core, error) {
+	key, m, err := readHeader(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open core %s: %w", dir, err)
+	}
+	v, err := NewVerifier(key, m)
+	if err != nil {
+		return nil, fmt.Errorf("open core %s: %w", dir, err)
+	}
+	c := &Core{dir: dir, v: v, syncMode: opts.Sync, parallelH: runtime.GOMAXPROCS(0)}
+	if !opts.ReadOnly {
+		kp, ok, err := readSecret(dir, m)
+		if err != nil {
+			return nil, fmt.Errorf("open core %s: %w", dir, err)
+		}
+		if ok {
+			c.kp, c.writable = kp, true
+		}
+	}
+	if c.kp.Public == nil && len(m.Signers) > 0 {
+		c.kp.Public = m.Signers[0].PublicKey[:]
+	}
+	if err := c.openFiles(); err != nil {
+		c.closeFiles()
+		return nil, fmt.Errorf("open core %s: %w", dir, err)
+	}
+	if err := c.loadHead(); err != nil {
+		c.closeFiles()
+		return nil, fmt.Errorf("open core %s: %w", dir, err)
+	}
+	return c, nil
+}
+
+func readSecret(dir string, m *Manifest) (KeyPair, bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, secretFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return KeyPair{}, false, nil
+	}
+	if err != nil {
+		return KeyPair{}, false, fmt.Errorf("read secret: %w", err)
+	}
+	seed, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(seed) != 32 {
+		return KeyPair{}, false, corruptFile(secretFile, "not a 32-byte hex seed")
+	}
+	kp, _ := KeyPairFromSeed(seed)
+	for _, s := range m.Signers {
+		if string(s.PublicKey[:]) == string(kp.Public) {
+			return kp, true, nil
+		}
+	}
+	return KeyPair{}, false, corruptFile(secretFile, "key is not a signer of this core")
+}
+
+func (c *Core) openFiles() error {
+	flag := os.O_RDONLY
+	if c.writable {
+		flag = os.O_RDWR
+		l, err := lockDir(c.dir)
+		if err != nil {
+			return err
+		}
+		c.lock = l
+	}
+	for _, f := range []struct {
+		name string
+		dst  **os.File
+	}{{dataFile, &c.data}, {treeFile, &c.tree}, {headFile, &c.headF}} {
+		fh, err := os.OpenFile(filepath.Join(c.dir, f.name), flag, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			return corruptFile(f.name, "file is missing")
+		}
+		if err != nil {
+			return err
+		}
+		*f.dst = fh
+	}
+	return nil
+}
+
+func (c *Core) closeFiles() {
+	for _, f := range []*os.File{c.data, c.tree, c.headF, c.lock} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// loadHead picks the newest head slot that passes every check.
+func (c *Core) loadHead() error {
+	heads, bad, err := readHeads(c.headF)
+	if err != nil {
+		return err
+	}
+	var firstErr error
+	for i, h := range heads {
+		roots, err := c.checkHead(h)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		c.st, c.roots = h, roots
+		if i > 0 {
+			c.rolledBk = fmt.Sprintf("newest head (length %d) failed its checks (%v); using the previous head (length %d)", heads[0].Length, firstErr, h.Length)
+			c.forkNext = true
+		}
+		return nil
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	if bad > 0 {
+		c.rolledBk = "head slot torn before the first signed append; core is empty"
+	}
+	return nil // empty core
+}
+
+// checkHead verifies a head against the stored roots and its signature.
+func (c *Core) checkHead(h headState) ([]Node, error) {
+	if h.Length > 0 && h.Length > (1<<62) {
+		return nil, corruptFile(headFile, "impossible length")
+	}
+	if h.Length == 0 {
+		if h.ByteLength != 0 {
+			return nil, corruptFile(headFile, "empty head with bytes")
+		}
+		return nil, nil
+	}
+	roots := make([]Node, 0, 8)
+	var sum uint64
+	for _, r := range fullRoots(h.Length) {
+		n, _, err := c.readNode(r)
+		if err != nil {
+			return nil, err
+		}
+		sum += n.Size
+		roots = append(roots, n)
+	}
+	if sum != h.ByteLength {
+		return nil, corruptFile(headFile, fmt.Sprintf("byte length %d does not match the tree (%d)", h.ByteLength, sum))
+	}
+	if th := TreeHash(roots); th != h.TreeHash {
+		return nil, corruptFile(treeFile, fmt.Sprintf("tree hash at length %d does not match the signed head", h.Length))
+	}
+	if err := c.v.Verify(h.TreeHash, h.Length, h.Fork, h.Signature); err != nil {
+		return nil, corruptFile(headFile, err.Error())
+	}
+	if st, err := c.data.Stat(); err != nil {
+		return nil, err
+	} else if uint64(st.Size()) < h.ByteLength {
+		return nil, corruptFile(dataFile, fmt.Sprintf("file is truncated: %d bytes, head needs %d", st.Size(), h.ByteLength))
+	}
+	return roots, nil
+}
+
+// readNode reads and checks the stored record of node index.
+func (c *Core) readNode(index uint64) (Node, uint64, error) {
+	var b [nodeRecordSize]byte
+	if index > (1<<63)/nodeRecordSize {
+		return Node{}, 0, errorf(ErrOutOfRange, "node %d", index)
+	}
+	n, err := c.tree.ReadAt(b[:], int64(index*nodeRecordSize))
+	if n < nodeRecordSize {
+		if err == nil {
+			err = errors.New("short read")
+		}
+		return Node{}, 0, corruptNode(treeFile, index, "missing: "+err.Error())
+	}
+	return decodeNode(index, b[:])
+}
+
+// Key is the core key (manifest hash, or the public key for compat cores).
+func (c *Core) Key() Hash { return c.v.Key() }
+
+// DiscoveryKey is the public topic of the core.
+func (c *Core) DiscoveryKey() Hash { return DiscoveryKey(c.v.Key()) }
+
+// PublicKey is the signer's Ed25519 public key.
+func (c *Core) PublicKey() []byte { return c.kp.Public }
+
+// Manifest is the core's manifest.
+func (c *Core) Manifest() *Manifest { return c.v.Manifest() }
+
+// Verifier checks signatures for this core.
+func (c *Core) Verifier() *Verifier { return c.v }
+
+// Compat reports whether this is a compat core.
+func (c *Core) Compat() bool { return c.v.Compat() }
+
+// Writable reports whether Append is possible.
+func (c *Core) Writable() bool { return c.writable }
+
+// Dir is the core's directory.
+func (c *Core) Dir() string { return c.dir }
+
+// SyncMode is the durability of this core's appends.
+func (c *Core) SyncMode() SyncMode { return c.syncMode }
+
+// Head is a signed state of a core.
+type Head struct {
+	Length, ByteLength, Fork uint64
+	TreeHash                 Hash
+	Signature                []byte
+}
+
+// Head returns the current signed head.
+func (c *Core) Head() Head {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return Head{Length: c.st.Length, ByteLength: c.st.ByteLength, Fork: c.st.Fork, TreeHash: c.treeHashLocked(), Signature: slices.Clone(c.st.Signature)}
+}
+
+func (c *Core) treeHashLocked() Hash {
+	if c.st.Length == 0 {
+		return TreeHash(nil)
+	}
+	return c.st.TreeHash
+}
+
+// Length is the number of blocks.
+func (c *Core) Length() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.st.Length
+}
+
+// Roots are the full roots of the current head.
+func (c *Core) Roots() []Node {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Clone(c.roots)
+}
+
+// RolledBack says why Open used an older head than the newest slot, or "".
+func (c *Core) RolledBack() string { return c.rolledBk }
+
+// Get returns block index. The bytes are checked against their leaf hash:
+// a corrupt block is an error, never data.
+func (c *Core) Get(index uint64) ([]byte, error) {
+	c.mu.RLock()
+	length, closed := c.st.Length, c.closed
+	byteLength := c.st.ByteLength
+	c.mu.RUnlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if index >= length {
+		return nil, errorf(ErrOutOfRange, "block %d of a core of length %d", index, length)
+	}
+	leaf, off, err := c.readNode(2 * index)
+	if err != nil {
+		return nil, err
+	}
+	if leaf.Size > MaxBlockSize || off+leaf.Size > byteLength || off+leaf.Size < off {
+		return nil, corruptBlock(treeFile, index, "leaf record points outside the data")
+	}
+	buf := make([]byte, leaf.Size)
+	if _, err := c.data.ReadAt(buf, int64(off)); err != nil {
+		return nil, corruptBlock(dataFile, index, "read: "+err.Error())
+	}
+	if LeafHash(buf) != leaf.Hash {
+		return nil, corruptBlock(dataFile, index, "bytes do not match their hash")
+	}
+	return buf, nil
+}
+
+// Node returns tree node index of the current head (for proofs).
+func (c *Core) Node(index uint64) (Node, error) {
+	c.mu.RLock()
+	length := c.st.Length
+	c.mu.RUnlock()
+	if !nodeInTree(index, length) || index >= 2*length {
+		return Node{}, errorf(ErrOutOfRange, "node %d of a core of length %d", index, length)
+	}
+	n, _, err := c.readNode(index)
+	return n, err
+}
+
+// Append adds blocks as one batch, signed once, and returns the new length.
+// With SyncAlways it returns only when the batch is on disk.
+func (c *Core) Append(blocks ...[]byte) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writeCheck(); err != nil {
+		return c.st.Length, err
+	}
+	if len(blocks) == 0 {
+		return c.st.Length, nil
+	}
+	for i, b := range blocks {
+		if len(b) > MaxBlockSize {
+			return c.st.Length, errorf(ErrBadInput, "block %d is %d bytes, more than the %d allowed", i, len(b), MaxBlockSize)
+		}
+	}
+	leaves := c.hashLeaves(blocks)
+	st := c.st
+	roots := slices.Clone(c.roots)
+	nodes := make([]Node, 0, 2*len(blocks))
+	aux := make([]uint64, 0, 2*len(blocks))
+	off := st.ByteLength
+	for i, b := range blocks {
+		leaf := Node{Index: 2 * (st.Length + uint64(i)), Size: uint64(len(b)), Hash: leaves[i]}
+		nodes, aux = append(nodes, leaf), append(aux, off)
+		off += leaf.Size
+		roots = append(roots, leaf)
+		for len(roots) >= 2 {
+			a, b := roots[len(roots)-2], roots[len(roots)-1]
+			if depth(a.Index) != depth(b.Index) || sibling(a.Index) != b.Index {
+				break
+			}
+			p := ParentNode(a, b)
+			roots = append(roots[:len(roots)-2], p)
+			nodes, aux = append(nodes, p), append(aux, 0)
+		}
+	}
+	next := headState{Seq: st.Seq + 1, Length: st.Length + uint64(len(blocks)), Fork: st.Fork, ByteLength: off}
+	if c.forkNext {
+		next.Fork++
+	}
+	if err := c.writeData(blocks, st.ByteLength); err != nil {
+		return st.Length, fmt.Errorf("append to %s: write data: %w", c.dir, err)
+	}
+	if err := c.writeNodes(nodes, aux); err != nil {
+		return st.Length, fmt.Errorf("append to %s: write tree: %w", c.dir, err)
+	}
+	if err := c.commit(next, roots, true); err != nil {
+		return st.Length, fmt.Errorf("append to %s: %w", c.dir, err)
+	}
+	return next.Length, nil
+}
+
+// Truncate cuts the core to length blocks and raises the fork by one, as
+// Hypercore's truncate() does. Blocks past length are forgotten.
+func (c *Core) Truncate(length uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writeCheck(); err != nil {
+		return err
+	}
+	if length > c.st.Length {
+		return errorf(ErrBadInput, "cannot truncate a core of length %d to %d", c.st.Length, length)
+	}
+	roots := make([]Node, 0, 8)
+	var size uint64
+	for _, r := range fullRoots(length) {
+		n, _, err := c.readNode(r)
+		if err != nil {
+			return fmt.Errorf("truncate %s: %w", c.dir, err)
+		}
+		roots = append(roots, n)
+		size += n.Size
+	}
+	next := headState{Seq: c.st.Seq + 1, Length: length, Fork: c.st.Fork + 1, ByteLength: size}
+	if err := c.commit(next, roots, false); err != nil {
+		return fmt.Errorf("truncate %s: %w", c.dir, err)
+	}
+	return nil
+}
+
+func (c *Core) writeCheck() error {
+	switch {
+	case c.closed:
+		return ErrClosed
+	case !c.writable:
+		return errorf(ErrReadOnly, "core %s was opened without its secret key: it can be read, not appended to", c.dir)
+	case c.broken != nil:
+		return fmt.Errorf("core %s must be reopened after a failed flush: %w", c.dir, c.broken)
+	}
+	return nil
+}
+
+// commit signs and writes the new head; flushData says data and tree were
+// written and need flushing first.
+func (c *Core) commit(next headState, roots []Node, flushData bool) error {
+	next.TreeHash = TreeHash(roots)
+	sig, err := c.v.Sign(c.kp, next.TreeHash, next.Length, next.Fork)
+	if err != nil {
+		return err
+	}
+	next.Signature = sig
+	if len(sig) > maxSignature {
+		return errorf(ErrBadInput, "signature of %d bytes is too large", len(sig))
+	}
+	if c.syncMode == SyncAlways && flushData {
+		if err := fdatasync(c.data); err != nil {
+			c.broken = err
+			return fmt.Errorf("flush data: %w", err)
+		}
+		if err := fdatasync(c.tree); err != nil {
+			c.broken = err
+			return fmt.Errorf("flush tree: %w", err)
+		}
+	}
+	slot := int64(next.Seq&1) * headSlotSize
+	if _, err := c.headF.WriteAt(encodeHead(next), slot); err != nil {
+		return fmt.Errorf("write head: %w", err)
+	}
+	if c.syncMode == SyncAlways {
+		if err := fdatasync(c.headF); err != nil {
+			c.broken = err
+			return fmt.Errorf("flush head: %w", err)
+		}
+	}
+	c.st, c.roots, c.forkNext = next, roots, false
+	return nil
+}
+
+// hashLeaves hashes blocks, on several cores for large batches.
+func (c *Core) hashLeaves(blocks [][]byte) []Hash {
+	out := make([]Hash, len(blocks))
+	total := 0
+	for _, b := range blocks {
+		total += len(b)
+	}
+	workers := min(c.parallelH, len(blocks))
+	if workers < 2 || total < 128<<10 {
+		for i, b := range blocks {
+			out[i] = LeafHash(b)
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	per := (len(blocks) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min((w+1)*per, len(blocks))
+		if lo >= hi {
+			break
+		}
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				out[i] = LeafHash(blocks[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func (c *Core) writeData(blocks [][]byte, at uint64) error {
+	if len(blocks) == 1 {
+		_, err := c.data.WriteAt(blocks[0], int64(at))
+		return err
+	}
+	buf := c.scratch[:0]
+	for _, b := range blocks {
+		buf = append(buf, b...)
+	}
+	c.scratch = buf[:0]
+	if cap(c.scratch) > 64<<20 {
+		c.scratch = nil // do not keep huge buffers around
+	}
+	_, err := c.data.WriteAt(buf, int64(at))
+	return err
+}
+
+// writeNodes writes node records, coalescing runs of adjacent indices.
+func (c *Core) writeNodes(nodes []Node, aux []uint64) error {
+	order := make([]int, len(nodes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmpU64(nodes[a].Index, nodes[b].Index) })
+	buf := c.nodeBuf[:0]
+	for i := 0; i < len(order); {
+		j := i + 1
+		for j < len(order) && nodes[order[j]].Index == nodes[order[j-1]].Index+1 {
+			j++
+		}
+		need := (j - i) * nodeRecordSize
+		if cap(buf) < need {
+			buf = make([]byte, need)
+		}
+		buf = buf[:need]
+		for k := i; k < j; k++ {
+			encodeNode(buf[(k-i)*nodeRecordSize:], nodes[order[k]], aux[order[k]])
+		}
+		if _, err := c.tree.WriteAt(buf, int64(nodes[order[i]].Index*nodeRecordSize)); err != nil {
+			return err
+		}
+		i = j
+	}
+	c.nodeBuf = buf[:0]
+	return nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Refresh re-reads the head written by another process (read-only cores).
+// It only ever moves forward to a head that passes every check.
+func (c *Core) Refresh() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	heads, _, err := readHeads(c.headF)
+	if err != nil {
+		return err
+	}
+	for _, h := range heads {
+		if h.Seq <= c.st.Seq {
+			return nil
+		}
+		if roots, err := c.checkHead(h); err == nil {
+			c.st, c.roots = h, roots
+			return nil
+		}
+	}
+	return nil
+}
+
+// Close releases the core's files and lock.
+func (c *Core) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	var errs []error
+	for _, f := range []*os.File{c.data, c.tree, c.headF, c.lock} {
+		if f != nil {
+			if err := f.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,20 @@
+// Package hypercore is a Hypercore 11–compatible signed append-only log on
+// disk: the flat-tree BLAKE2b Merkle tree, manifests and core keys, Ed25519
+// head signatures, and Merkle proofs, byte for byte as the JavaScript
+// reference (npm hypercore 11.39.5) makes them. The bytes are described in
+// shared/spec/hypercore.md; testdata/hypercore-v11.json holds values made by
+// the JS code, which the tests reproduce.
+//
+// A core lives in a directory (layout in storage.go). Rules it keeps:
+//   - an Append is durable when it returns (SyncAlways) or survives a killed
+//     process (SyncNone); a crash at any instant leaves the core readable up
+//     to its last complete signed head;
+//   - every stored byte is covered by a hash or checksum: a flipped byte is
+//     reported by Get or Verify, never returned as data;
+//   - one writer per core (flock); any number of read-only openers, in other
+//     processes too, each sees a consistent signed prefix;
+//   - a core without its secret file can be read, not appended to.
+//
+// This package is a library another Go program can use alone: it must never
+// import anything from fieldsync.
+package hypercore

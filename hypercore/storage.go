@@ -1,0 +1,274 @@
+package hypercore
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/crypto/blake2b"
+)
+
+// On-disk layout of a core directory (see doc.go for the rules):
+//
+//	header   JSON: format, core key, manifest (hex). Written once, atomically.
+//	secret   the 32-byte signing seed in hex, mode 0600. Absent: read-only.
+//	data     block bytes, back to back; block i starts at its leaf's offset.
+//	tree     one 52-byte record per flat-tree index i, at i*52:
+//	         size u64le ‖ hash[32] ‖ aux u64le ‖ crc32c(u64le(i) ‖ the 48 bytes)
+//	         aux is the block's byte offset in data for leaves, 0 for parents.
+//	head     two 4096-byte slots; each: magic ‖ seq ‖ length ‖ fork ‖
+//	         byteLength ‖ treeHash ‖ u32 sigLen ‖ sig ‖ BLAKE2b-256 of all
+//	         before it. The valid slot with the highest seq is the head.
+//	lock     flock(2)ed by the one writer.
+//
+// Write order of an append: data, tree, [fsync both], then the head slot that
+// is not current, [fsync]. A crash before the head write leaves the old head
+// (bytes past it are ignored and later overwritten); a torn head write fails
+// its checksum and the other slot stays the head.
+const (
+	headerFile = "header"
+	secretFile = "secret"
+	dataFile   = "data"
+	treeFile   = "tree"
+	headFile   = "head"
+	lockFile   = "lock"
+
+	formatName = "fieldsync-hypercore/1"
+
+	nodeRecordSize = 52
+	headSlotSize   = 4096
+	maxSignature   = headSlotSize - 8*5 - 32 - 4 - 32
+)
+
+var headMagic = [8]byte{'h', 'c', 'h', 'e', 'a', 'd', '0', '1'}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// header is the JSON content of the header file.
+type header struct {
+	Format   string `json:"format"`
+	Key      string `json:"key"`
+	Manifest string `json:"manifest"`
+}
+
+func readHeader(dir string) (Hash, *Manifest, error) {
+	var key Hash
+	b, err := os.ReadFile(filepath.Join(dir, headerFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(dir); serr != nil {
+			return key, nil, fmt.Errorf("%s: %w", dir, ErrNotCore)
+		}
+		return key, nil, fmt.Errorf("%s has no header file: %w", dir, ErrNotCore)
+	}
+	if err != nil {
+		return key, nil, fmt.Errorf("read header: %w", err)
+	}
+	var h header
+	if err := json.Unmarshal(b, &h); err != nil {
+		return key, nil, corruptFile(headerFile, "not valid JSON: "+err.Error())
+	}
+	if h.Format != formatName {
+		return key, nil, corruptFile(headerFile, fmt.Sprintf("unknown format %q", h.Format))
+	}
+	kb, err := hex.DecodeString(h.Key)
+	if err != nil || len(kb) != 32 {
+		return key, nil, corruptFile(headerFile, "bad key")
+	}
+	copy(key[:], kb)
+	mb, err := hex.DecodeString(h.Manifest)
+	if err != nil {
+		return key, nil, corruptFile(headerFile, "bad manifest hex")
+	}
+	m, err := DecodeManifest(mb)
+	if err != nil {
+		return key, nil, corruptFile(headerFile, err.Error())
+	}
+	if err := CheckKey(key, m); err != nil {
+		return key, nil, corruptFile(headerFile, err.Error())
+	}
+	return key, m, nil
+}
+
+// writeFileAtomic writes b to dir/name through a temporary file, fsync and
+// rename, then fsyncs the directory.
+func writeFileAtomic(dir, name string, b []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// encodeNode writes the record of n into b (nodeRecordSize bytes).
+func encodeNode(b []byte, n Node, aux uint64) {
+	binary.LittleEndian.PutUint64(b[0:], n.Size)
+	copy(b[8:40], n.Hash[:])
+	binary.LittleEndian.PutUint64(b[40:], aux)
+	binary.LittleEndian.PutUint32(b[48:], nodeCRC(n.Index, b[:48]))
+}
+
+func nodeCRC(index uint64, body []byte) uint32 {
+	var ib [8]byte
+	binary.LittleEndian.PutUint64(ib[:], index)
+	c := crc32.Update(0, castagnoli, ib[:])
+	return crc32.Update(c, castagnoli, body)
+}
+
+// decodeNode reads the record of node index from b, checking its CRC.
+func decodeNode(index uint64, b []byte) (Node, uint64, error) {
+	if binary.LittleEndian.Uint32(b[48:]) != nodeCRC(index, b[:48]) {
+		return Node{}, 0, corruptNode(treeFile, index, "checksum mismatch")
+	}
+	n := Node{Index: index, Size: binary.LittleEndian.Uint64(b)}
+	copy(n.Hash[:], b[8:40])
+	return n, binary.LittleEndian.Uint64(b[40:]), nil
+}
+
+// headState is one head slot.
+type headState struct {
+	Seq        uint64
+	Length     uint64
+	Fork       uint64
+	ByteLength uint64
+	TreeHash   Hash
+	Signature  []byte
+}
+
+func encodeHead(h headState) []byte {
+	b := make([]byte, 0, headSlotSize)
+	b = append(b, headMagic[:]...)
+	b = binary.LittleEndian.AppendUint64(b, h.Seq)
+	b = binary.LittleEndian.AppendUint64(b, h.Length)
+	b = binary.LittleEndian.AppendUint64(b, h.Fork)
+	b = binary.LittleEndian.AppendUint64(b, h.ByteLength)
+	b = append(b, h.TreeHash[:]...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(h.Signature)))
+	b = append(b, h.Signature...)
+	sum := blake2b.Sum256(b)
+	b = append(b, sum[:]...)
+	return b[:headSlotSize:headSlotSize]
+}
+
+// decodeHead parses a slot; ok is false for an empty, torn or corrupt slot.
+func decodeHead(b []byte) (headState, bool) {
+	var h headState
+	const fixed = 8 + 8*4 + 32 + 4
+	if len(b) < fixed+32 || [8]byte(b[:8]) != headMagic {
+		return h, false
+	}
+	sigLen := int(binary.LittleEndian.Uint32(b[fixed-4:]))
+	if sigLen > maxSignature || fixed+sigLen+32 > len(b) {
+		return h, false
+	}
+	end := fixed + sigLen
+	if blake2b.Sum256(b[:end]) != [32]byte(b[end:end+32]) {
+		return h, false
+	}
+	h.Seq = binary.LittleEndian.Uint64(b[8:])
+	h.Length = binary.LittleEndian.Uint64(b[16:])
+	h.Fork = binary.LittleEndian.Uint64(b[24:])
+	h.ByteLength = binary.LittleEndian.Uint64(b[32:])
+	copy(h.TreeHash[:], b[40:72])
+	h.Signature = append([]byte(nil), b[fixed:end]...)
+	return h, true
+}
+
+// readHeads returns the valid head slots, newest first, and how many slots
+// were present but invalid.
+func readHeads(f *os.File) ([]headState, int, error) {
+	buf := make([]byte, 2*headSlotSize)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && err != io.EOF {
+		return nil, 0, fmt.Errorf("read head: %w", err)
+	}
+	buf = buf[:n]
+	var heads []headState
+	bad := 0
+	for slot := 0; slot < 2; slot++ {
+		lo := slot * headSlotSize
+		if lo >= len(buf) {
+			break
+		}
+		hi := min(lo+headSlotSize, len(buf))
+		if h, ok := decodeHead(buf[lo:hi]); ok {
+			heads = append(heads, h)
+		} else if !allZero(buf[lo:hi]) {
+			bad++
+		}
+	}
+	if len(heads) == 2 && heads[1].Seq > heads[0].Seq {
+		heads[0], heads[1] = heads[1], heads[0]
+	}
+	return heads, bad, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// lockDir takes the writer's exclusive lock on the core directory.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s: %w", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// fdatasync flushes a file's data (and the size, which it needs).
+func fdatasync(f *os.File) error {
+	for {
+		err := syscall.Fdatasync(int(f.Fd()))
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
