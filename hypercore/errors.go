@@ -11,7 +11,7 @@ var (
 	// ErrBadInput: an argument is malformed (bad seed, bad index, ...).
 	ErrBadInput = errors.New("hypercore: bad input")
 	// ErrNotCore: the directory does not hold a core.
-	ErrNotCore = errors.New("hypercore: not a core directory")
+	ErrNotCore = errors.New("not a hypercore directory")
 	// ErrCorrupt: stored bytes fail their hash or checksum.
 	ErrCorrupt = errors.New("hypercore: corrupt core")
 	// ErrReadOnly: the core was opened without its secret key, or read-only.

@@ -64,9 +64,9 @@ func readHeader(dir string) (Hash, *Manifest, error) {
 	b, err := os.ReadFile(filepath.Join(dir, headerFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Stat(dir); serr != nil {
-			return key, nil, fmt.Errorf("%s: %w", dir, ErrNotCore)
+			return key, nil, fmt.Errorf("no such directory: %w", ErrNotCore)
 		}
-		return key, nil, fmt.Errorf("%s has no header file: %w", dir, ErrNotCore)
+		return key, nil, fmt.Errorf("no header file: %w", ErrNotCore)
 	}
 	if err != nil {
 		return key, nil, fmt.Errorf("read header: %w", err)

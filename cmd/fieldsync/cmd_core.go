@@ -1,0 +1,399 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/spf13/cobra"
+)
+
+func newCoreCmd(g *globals) *cobra.Command {
+	c := groupCmd(&cobra.Command{
+		Use:   "core",
+		Short: "Plumbing: create, append to, read and verify a single Hypercore",
+		Long: `Plumbing commands on one Hypercore directory, for tests, audits and
+interop checks with other Hypercore 11 implementations.`,
+	})
+	c.AddCommand(newCoreCreateCmd(g), newCoreAppendCmd(g), newCoreInfoCmd(g), newCoreGetCmd(g), newCoreVerifyCmd(g))
+	return c
+}
+
+// durabilityFlag adds --durability to a command that writes.
+func durabilityFlag(c *cobra.Command, v *string) {
+	c.Flags().StringVar(v, "durability", "fsync", `"fsync": every append is on disk when the command returns (survives power loss); "os": leave flushing to the OS (survives a crash of fieldsync, not power loss)`)
+}
+
+func parseDurability(s string) (hypercore.SyncMode, error) {
+	switch s {
+	case "fsync":
+		return hypercore.SyncAlways, nil
+	case "os":
+		return hypercore.SyncNone, nil
+	}
+	return 0, usageErr("--durability must be fsync or os, not %q", s)
+}
+
+func newCoreCreateCmd(g *globals) *cobra.Command {
+	var seedHex, durability string
+	var compat, asJSON bool
+	c := &cobra.Command{
+		Use:   "create DIR",
+		Short: "Create a new writable core in DIR",
+		Long: `Create a new writable Hypercore 11 core in DIR (which must not exist or be
+empty). The signing key pair comes from --seed (32 bytes, hex), as
+hypercore-crypto keyPair(seed) makes it, or from a random seed. The secret
+seed is stored in DIR/secret with mode 0600.`,
+		Example: `  fieldsync core create ./mycore
+  fieldsync core create ./mycore --seed 0101010101010101010101010101010101010101010101010101010101010101 --json`,
+		Args: nArgs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var seed []byte
+			if seedHex != "" {
+				b, err := hex.DecodeString(seedHex)
+				if err != nil || len(b) != 32 {
+					return usageErr("--seed must be 64 hex digits (32 bytes)")
+				}
+				seed = b
+			}
+			mode, err := parseDurability(durability)
+			if err != nil {
+				return err
+			}
+			core, err := hypercore.Create(args[0], hypercore.CreateOptions{Seed: seed, Compat: compat, Sync: mode})
+			if err != nil {
+				return inputErr(err)
+			}
+			defer core.Close()
+			if asJSON {
+				return writeJSON(g.stdout, coreInfoOf(core))
+			}
+			k := core.Key()
+			fmt.Fprintf(g.stdout, "created core %x in %s\n", k[:], args[0])
+			return nil
+		},
+	}
+	c.Flags().StringVar(&seedHex, "seed", "", "32-byte signing seed in hex (default: random)")
+	c.Flags().BoolVar(&compat, "compat", false, "make a compat core: key = raw public key, bare 64-byte signatures (hypercore 10 style)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the new core's info as JSON")
+	durabilityFlag(c, &durability)
+	return c
+}
+
+func newCoreAppendCmd(g *globals) *cobra.Command {
+	var batch, asJSON bool
+	var durability string
+	c := &cobra.Command{
+		Use:   "append DIR FILE...",
+		Short: "Append each file's bytes as one block",
+		Long: `Append each FILE's bytes as one block, in order ("-" reads standard input).
+Every file is read before anything is written: a missing or unreadable file
+appends nothing. Each block is signed on its own, or all together with --batch.`,
+		Example: `  fieldsync core append ./mycore photo1.jpg photo2.jpg
+  echo -n hello | fieldsync core append ./mycore -`,
+		Args: nArgs(2, -1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mode, err := parseDurability(durability)
+			if err != nil {
+				return err
+			}
+			blocks := make([][]byte, 0, len(args)-1)
+			for _, name := range args[1:] {
+				b, err := readInput(g.stdin, name)
+				if err != nil {
+					return usageErr("read %s: %v", name, err)
+				}
+				if len(b) > hypercore.MaxBlockSize {
+					return usageErr("%s is %d bytes; a block holds at most %d", name, len(b), hypercore.MaxBlockSize)
+				}
+				blocks = append(blocks, b)
+			}
+			core, err := hypercore.Open(args[0], hypercore.OpenOptions{Sync: mode})
+			if err != nil {
+				return inputErr(err)
+			}
+			defer core.Close()
+			if !core.Writable() {
+				return usageErr("core %s has no secret key here: it can be read, not appended to", args[0])
+			}
+			if batch {
+				_, err = core.Append(blocks...)
+			} else {
+				for _, b := range blocks {
+					if _, err = core.Append(b); err != nil {
+						break
+					}
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(g.stdout, coreInfoOf(core))
+			}
+			h := core.Head()
+			fmt.Fprintf(g.stdout, "appended %d block(s): length %d, %d bytes\n", len(blocks), h.Length, h.ByteLength)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&batch, "batch", false, "append all files as one batch (one signature)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the core's info as JSON afterwards")
+	durabilityFlag(c, &durability)
+	return c
+}
+
+func readInput(stdin io.Reader, name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(io.LimitReader(stdin, hypercore.MaxBlockSize+1))
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, hypercore.MaxBlockSize+1))
+}
+
+// coreInfo is the JSON shape of `core info` (field names are fixed: scripts
+// and interop checks rely on them).
+type coreInfo struct {
+	Key          string `json:"key"`
+	DiscoveryKey string `json:"discoveryKey"`
+	PublicKey    string `json:"publicKey"`
+	Length       uint64 `json:"length"`
+	ByteLength   uint64 `json:"byteLength"`
+	Fork         uint64 `json:"fork"`
+	TreeHash     string `json:"treeHash"`
+	Signature    string `json:"signature"`
+	Compat       bool   `json:"compat"`
+	Writable     bool   `json:"writable"`
+}
+
+func coreInfoOf(c *hypercore.Core) coreInfo {
+	h := c.Head()
+	k, dk := c.Key(), c.DiscoveryKey()
+	return coreInfo{
+		Key: hex.EncodeToString(k[:]), DiscoveryKey: hex.EncodeToString(dk[:]), PublicKey: hex.EncodeToString(c.PublicKey()),
+		Length: h.Length, ByteLength: h.ByteLength, Fork: h.Fork,
+		TreeHash: hex.EncodeToString(h.TreeHash[:]), Signature: hex.EncodeToString(h.Signature),
+		Compat: c.Compat(), Writable: c.Writable(),
+	}
+}
+
+func newCoreInfoCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "info DIR",
+		Short: "Show a core's key, length and signed head",
+		Long: `Show a core's keys and signed head. Opens the core read-only, so it works
+while another process appends. JSON fields: key, discoveryKey, publicKey,
+length, byteLength, fork, treeHash, signature (the stored encoding: 64 bytes
+for compat cores, the 68-byte multisig wrapper otherwise), compat, writable.`,
+		Example: `  fieldsync core info ./mycore --json`,
+		Args:    nArgs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			core, err := hypercore.Open(args[0], hypercore.OpenOptions{ReadOnly: true})
+			if err != nil {
+				return inputErr(err)
+			}
+			defer core.Close()
+			info := coreInfoOf(core)
+			info.Writable = secretPresent(args[0])
+			if asJSON {
+				return writeJSON(g.stdout, info)
+			}
+			tw := newTable(g.stdout)
+			tw.row("key", info.Key)
+			tw.row("discovery key", info.DiscoveryKey)
+			tw.row("public key", info.PublicKey)
+			tw.row("length", strconv.FormatUint(info.Length, 10))
+			tw.row("byte length", strconv.FormatUint(info.ByteLength, 10))
+			tw.row("fork", strconv.FormatUint(info.Fork, 10))
+			tw.row("tree hash", info.TreeHash)
+			tw.row("signature", info.Signature)
+			tw.row("compat", strconv.FormatBool(info.Compat))
+			tw.row("writable", strconv.FormatBool(info.Writable))
+			return tw.flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return c
+}
+
+func secretPresent(dir string) bool {
+	_, err := os.Stat(dir + "/secret")
+	return err == nil
+}
+
+func newCoreGetCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get DIR INDEX",
+		Short: "Write block INDEX's bytes to standard output",
+		Long: `Write block INDEX's bytes to standard output. The bytes are checked against
+the signed Merkle tree first: a corrupt block is an error, never output.`,
+		Example: `  fieldsync core get ./mycore 0 > block0.bin`,
+		Args:    nArgs(2, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			idx, err := strconv.ParseUint(args[1], 10, 64)
+			if err != nil {
+				return usageErr("INDEX must be a block number, not %q", args[1])
+			}
+			core, err := hypercore.Open(args[0], hypercore.OpenOptions{ReadOnly: true})
+			if err != nil {
+				return inputErr(err)
+			}
+			defer core.Close()
+			b, err := core.Get(idx)
+			if err != nil {
+				return inputErr(err)
+			}
+			_, err = g.stdout.Write(b)
+			return err
+		},
+	}
+}
+
+// verifyReport is the JSON shape of `core verify --json`.
+type verifyReport struct {
+	OK         bool       `json:"ok"`
+	Key        string     `json:"key"`
+	Length     uint64     `json:"length"`
+	ByteLength uint64     `json:"byteLength"`
+	Fork       uint64     `json:"fork"`
+	Blocks     uint64     `json:"blocksVerified"`
+	Ms         int64      `json:"ms"`
+	Error      *badReport `json:"error,omitempty"`
+}
+
+type badReport struct {
+	File   string `json:"file"`
+	Block  *int64 `json:"block,omitempty"`
+	Node   *int64 `json:"node,omitempty"`
+	Reason string `json:"reason"`
+}
+
+func newCoreVerifyCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "verify DIR",
+		Short: "Re-hash every block and tree node and check the signed head",
+		Long: `Re-read and re-hash every block and tree node of the core, check the signed
+roots and the head signature. Exit 0 when everything checks out; exit 1 and
+name the first bad block or node otherwise.`,
+		Example: `  fieldsync core verify ./mycore
+  fieldsync core verify ./mycore --json`,
+		Args: nArgs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCoreVerify(cmd.Context(), g, args[0], asJSON)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON report")
+	return c
+}
+
+func runCoreVerify(ctx context.Context, g *globals, dir string, asJSON bool) error {
+	start := time.Now()
+	core, err := hypercore.Open(dir, hypercore.OpenOptions{ReadOnly: true})
+	if err != nil {
+		if asJSON && errors.Is(err, hypercore.ErrCorrupt) {
+			writeJSON(g.stdout, verifyReport{OK: false, Error: badOf(err)})
+		}
+		return inputErr(err)
+	}
+	defer core.Close()
+	h := core.Head()
+	k := core.Key()
+	rep := verifyReport{Key: hex.EncodeToString(k[:]), Length: h.Length, ByteLength: h.ByteLength, Fork: h.Fork}
+	prog := newProgress(g.stderr, "verify", h.Length)
+	err = core.Verify(ctx, prog.update)
+	prog.done()
+	rep.Ms = time.Since(start).Milliseconds()
+	if err != nil {
+		if !errors.Is(err, hypercore.ErrCorrupt) {
+			return err
+		}
+		rep.Error = badOf(err)
+	} else {
+		rep.OK, rep.Blocks = true, h.Length
+	}
+	if asJSON {
+		if werr := writeJSON(g.stdout, rep); werr != nil {
+			return werr
+		}
+	} else if rep.OK {
+		fmt.Fprintf(g.stdout, "ok: %d blocks (%d bytes) and the signed head of %x verified\n", h.Length, h.ByteLength, k[:8])
+	}
+	if err != nil {
+		return &exitError{code: exitFailure, err: fmt.Errorf("verify %s: %w", dir, err)}
+	}
+	return nil
+}
+
+func badOf(err error) *badReport {
+	var ce *hypercore.CorruptError
+	if !errors.As(err, &ce) {
+		return &badReport{Reason: err.Error()}
+	}
+	r := &badReport{File: ce.File, Reason: ce.Reason}
+	if ce.Block >= 0 {
+		r.Block = &ce.Block
+	}
+	if ce.Node >= 0 {
+		r.Node = &ce.Node
+	}
+	return r
+}
+
+// inputErr maps errors caused by what the user pointed us at (not a core,
+// a bad index, a corrupt or locked core) to their exit codes.
+func inputErr(err error) error {
+	switch {
+	case errors.Is(err, hypercore.ErrNotCore), errors.Is(err, hypercore.ErrBadInput), errors.Is(err, hypercore.ErrOutOfRange):
+		return &exitError{code: exitUsage, err: err}
+	default:
+		return err
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// table prints aligned "name  value" rows.
+type table struct {
+	w    io.Writer
+	rows [][2]string
+}
+
+func newTable(w io.Writer) *table { return &table{w: w} }
+
+func (t *table) row(k, v string) { t.rows = append(t.rows, [2]string{k, v}) }
+
+func (t *table) flush() error {
+	width := 0
+	for _, r := range t.rows {
+		width = max(width, len(r[0]))
+	}
+	var b strings.Builder
+	for _, r := range t.rows {
+		fmt.Fprintf(&b, "%-*s  %s\n", width, r[0], r[1])
+	}
+	_, err := io.WriteString(t.w, b.String())
+	return err
+}
