@@ -14,6 +14,23 @@ import (
 // its whole span inside one chunk.
 const verifyChunk = 4096
 
+// Notes lists findings that are not errors: the older head slot is damaged
+// (what a crash during a head write leaves; the current head is intact).
+func (c *Core) Notes() ([]string, error) {
+	c.mu.RLock()
+	seq := c.st.Seq
+	c.mu.RUnlock()
+	heads, bad, err := readHeads(c.headF)
+	if err != nil {
+		return nil, err
+	}
+	var notes []string
+	if bad > 0 && len(heads) > 0 && seq == heads[0].Seq {
+		notes = append(notes, "the older head slot is damaged (a head write interrupted by a crash, or a flipped byte); the current head is intact and the next append rewrites it")
+	}
+	return notes, nil
+}
+
 // Verify re-reads and re-hashes every block and tree node of the current
 // head, checks the signed roots, and reports the first problem found (lowest
 // block, then lowest node) as a *CorruptError. progress, if not nil, is
@@ -30,13 +47,6 @@ func (c *Core) Verify(ctx context.Context, progress func(done, total uint64)) er
 	}
 	if _, err := c.checkHead(st); err != nil {
 		return err
-	}
-	if heads, bad, err := readHeads(c.headF); err != nil {
-		return err
-	} else if bad > 0 && len(heads) < 2 && st.Seq > 1 {
-		// One slot is damaged; a torn write leaves this too, but only the
-		// slot being written, which is never the current one.
-		return corruptFile(headFile, "the previous head slot is damaged")
 	}
 	n := st.Length
 	chunks := (n + verifyChunk - 1) / verifyChunk

@@ -272,6 +272,7 @@ type verifyReport struct {
 	Blocks     uint64     `json:"blocksVerified"`
 	Ms         int64      `json:"ms"`
 	Error      *badReport `json:"error,omitempty"`
+	Notes      []string   `json:"notes,omitempty"`
 }
 
 type badReport struct {
@@ -317,6 +318,14 @@ func runCoreVerify(ctx context.Context, g *globals, dir string, asJSON bool) err
 	err = core.Verify(ctx, prog.update)
 	prog.done()
 	rep.Ms = time.Since(start).Milliseconds()
+	if notes, nerr := core.Notes(); nerr == nil {
+		rep.Notes = notes
+	}
+	if !asJSON {
+		for _, n := range rep.Notes {
+			fmt.Fprintf(g.stderr, "note: %s\n", n)
+		}
+	}
 	if err != nil {
 		if !errors.Is(err, hypercore.ErrCorrupt) {
 			return err
