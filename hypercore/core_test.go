@@ -90,6 +90,15 @@ func TestCoresMatchJS(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "core")
 			c := replay(t, vc, dir, SyncNone)
 			final := vc.States[len(vc.States)-1]
+			kp, _ := KeyPairFromSeed(vc.Seed)
+			if !bytes.Equal(kp.Secret, vc.SecretKey) {
+				t.Fatalf("secret key = %x, want %x", kp.Secret, vc.SecretKey)
+			}
+			for i, lh := range vc.LeafHashes {
+				if got := LeafHash(vc.Blocks[i]); !bytes.Equal(got[:], lh) {
+					t.Fatalf("leaf hash %d = %x, want %x", i, got, lh)
+				}
+			}
 			for i := uint64(0); i < final.Length; i++ {
 				got, err := c.Get(i)
 				if err != nil {
