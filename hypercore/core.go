@@ -677,3 +677,27 @@ func (c *Core) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Proof answers a proof request from the current signed head (what a
+// replication peer or an evidence export asks for). With req.Manifest the
+// manifest is included unless the core is compat.
+func (c *Core) Proof(req ProofRequest) (*Proof, error) {
+	c.mu.RLock()
+	st, closed := c.st, c.closed
+	c.mu.RUnlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	m := c.v.Manifest()
+	if m.Version >= 1 {
+		req = applyPrologue(req, m.Prologue)
+	}
+	p, err := BuildProof(c, st.Length, st.Fork, st.Signature, req, c.Get)
+	if err != nil {
+		return nil, fmt.Errorf("proof from %s: %w", c.dir, err)
+	}
+	if req.Manifest && !c.v.Compat() {
+		p.Manifest = m
+	}
+	return p, nil
+}

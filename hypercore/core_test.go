@@ -260,3 +260,33 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("get without secret = %q, %v", got, err)
 	}
 }
+
+// A Core built by Append answers every vector request with the bytes the
+// JS core sent (Core as the NodeSource, not an in-memory tree).
+func TestCoreProofsMatchJS(t *testing.T) {
+	v := loadVectors(t)
+	proofs := 0
+	for _, vc := range v.Cores {
+		if vc.Seed == nil || len(vc.Proofs) == 0 {
+			continue
+		}
+		t.Run(vc.Name, func(t *testing.T) {
+			c := replay(t, vc.vCore, filepath.Join(t.TempDir(), "core"), SyncNone)
+			defer c.Close()
+			for _, p := range vc.Proofs {
+				req := p.Request.request(c.Head().Fork)
+				got, err := c.Proof(req)
+				if err != nil {
+					t.Fatalf("proof %+v: %v", p.Request, err)
+				}
+				if b := AppendDataMessage(nil, p.Wire.RequestID, got); !bytes.Equal(b, p.Wire.Hex) {
+					t.Fatalf("proof %+v:\n got %x\nwant %x", p.Request, b, p.Wire.Hex)
+				}
+				proofs++
+			}
+		})
+	}
+	if proofs < 16 {
+		t.Fatalf("only %d proofs compared", proofs)
+	}
+}
