@@ -1,0 +1,24 @@
+// Package interop holds the interoperability tests between fieldsync's Go
+// Hypercore (package hypercore, driven through the fieldsync CLI) and the
+// JavaScript reference implementation (npm hypercore 11.39.5, pinned in
+// jsref/package-lock.json). It has no code of its own; everything is in the
+// _test.go files.
+//
+// The tests build the fieldsync binary once, make cores with
+// `fieldsync core create --seed S` and `fieldsync core append`, and check,
+// at many lengths, that `fieldsync core info --json` reports the same key,
+// discovery key, public key, length, byte length, fork, tree hash and
+// signature bytes as a JS core holding the same blocks (jsref/peer.mjs
+// serve). They also have the JS verifier read what Go wrote: Go's manifest,
+// the blocks `fieldsync core get` returns and every signed head
+// (jsref/verify-go.mjs).
+//
+// The JS harness (jsref/) is installed once per package-lock.json with
+// `npm ci` into a cache directory outside the repository (see
+// jsharness_test.go and jsref/README.md). Without node and npm the JS checks
+// skip loudly, or fail when the CI environment variable is set.
+//
+// The tests import only package hypercore (to read a core's manifest) and run
+// only the fieldsync binary; they use nothing else from fieldsync, so they
+// check the same surface an outside implementation would see.
+package interop
