@@ -119,7 +119,17 @@ func Create(dir string, opts CreateOptions) (c *Core, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("create core %s: %w", dir, err)
 		}
+		if n == headFile {
+			// Two empty head copies: a shorter head file is always damage.
+			_, err = f.Write(make([]byte, 2*headSlotSize))
+			if err == nil {
+				err = f.Sync()
+			}
+		}
 		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("create core %s: %w", dir, err)
+		}
 	}
 	if err := writeFileAtomic(dir, secretFile, []byte(hex.EncodeToString(seed)+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("create core %s: write secret: %w", dir, err)
@@ -251,10 +261,12 @@ func (c *Core) loadHead() error {
 	if firstErr != nil {
 		return firstErr
 	}
-	if bad > 0 {
-		c.rolledBk = "head slot torn before the first signed append; core is empty"
+	if bad == 2 {
+		return corruptFile(headFile, "both head copies are damaged")
 	}
-	return nil // empty core
+	// No head yet, or the first head write was torn by a crash (the mirror
+	// is still empty): an empty core.
+	return nil
 }
 
 // checkHead verifies a head against the stored roots and its signature.
@@ -533,14 +545,19 @@ func (c *Core) commit(next headState, roots []Node, flushData bool) error {
 			return fmt.Errorf("flush tree: %w", err)
 		}
 	}
-	slot := int64(next.Seq&1) * headSlotSize
-	if _, err := c.headF.WriteAt(encodeHead(next), slot); err != nil {
-		return fmt.Errorf("write head: %w", err)
-	}
-	if c.syncMode == SyncAlways {
-		if err := fdatasync(c.headF); err != nil {
-			c.broken = err
-			return fmt.Errorf("flush head: %w", err)
+	// Primary, then mirror: see storage.go for why this order keeps every
+	// acknowledged head through a crash or one damaged copy.
+	rec := encodeHead(next)
+	for copyNo := range 2 {
+		if _, err := c.headF.WriteAt(rec, int64(copyNo*headSlotSize)); err != nil {
+			c.broken = err // the copies may now differ; reopen to recover
+			return fmt.Errorf("write head: %w", err)
+		}
+		if c.syncMode == SyncAlways {
+			if err := fdatasync(c.headF); err != nil {
+				c.broken = err
+				return fmt.Errorf("flush head: %w", err)
+			}
 		}
 	}
 	c.st, c.roots, c.forkNext = next, roots, false

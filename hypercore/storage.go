@@ -24,15 +24,20 @@ import (
 //	tree     one 52-byte record per flat-tree index i, at i*52:
 //	         size u64le ‖ hash[32] ‖ aux u64le ‖ crc32c(u64le(i) ‖ the 48 bytes)
 //	         aux is the block's byte offset in data for leaves, 0 for parents.
-//	head     two 4096-byte slots; each: magic ‖ seq ‖ length ‖ fork ‖
-//	         byteLength ‖ treeHash ‖ u32 sigLen ‖ sig ‖ BLAKE2b-256 of all
-//	         before it. The valid slot with the highest seq is the head.
+//	head     two 4096-byte copies of the signed head, primary then mirror;
+//	         each: magic ‖ seq ‖ length ‖ fork ‖ byteLength ‖ treeHash ‖
+//	         u32 sigLen ‖ sig ‖ BLAKE2b-256 of all before it. The file is
+//	         made 8192 bytes long at create; the valid copy with the highest
+//	         seq is the head.
 //	lock     flock(2)ed by the one writer.
 //
-// Write order of an append: data, tree, [fsync both], then the head slot that
-// is not current, [fsync]. A crash before the head write leaves the old head
-// (bytes past it are ignored and later overwritten); a torn head write fails
-// its checksum and the other slot stays the head.
+// Write order of an append: data, tree, [fsync both], primary head, [fsync],
+// mirror head, [fsync]; the append is acknowledged after the mirror. A crash
+// before the primary is written leaves the old head in both copies (bytes
+// past it are ignored and later overwritten); a crash while writing one copy
+// leaves the other one valid, holding the old head (primary torn) or the new
+// one (mirror torn). So once an append is acknowledged, both copies hold it,
+// and one damaged copy, from any cause, cannot lose it.
 const (
 	headerFile = "header"
 	secretFile = "secret"
@@ -209,15 +214,19 @@ func decodeHead(b []byte) (headState, bool) {
 	return h, true
 }
 
-// readHeads returns the valid head slots, newest first, and how many slots
-// were present but invalid.
+// readHeads returns the valid head copies, newest first, and how many copies
+// were invalid (all-zero copies of a fresh core are neither). A head file
+// shorter than two copies has been cut: that is corruption, whatever the
+// copies left say.
 func readHeads(f *os.File) ([]headState, int, error) {
 	buf := make([]byte, 2*headSlotSize)
 	n, err := f.ReadAt(buf, 0)
 	if err != nil && err != io.EOF {
 		return nil, 0, fmt.Errorf("read head: %w", err)
 	}
-	buf = buf[:n]
+	if n < len(buf) {
+		return nil, 0, corruptFile(headFile, fmt.Sprintf("file is truncated to %d bytes (a core's head file holds %d)", n, len(buf)))
+	}
 	var heads []headState
 	bad := 0
 	for slot := 0; slot < 2; slot++ {

@@ -14,19 +14,17 @@ import (
 // its whole span inside one chunk.
 const verifyChunk = 4096
 
-// Notes lists findings that are not errors: the older head slot is damaged
-// (what a crash during a head write leaves; the current head is intact).
+// Notes lists findings that are not errors: one head copy is damaged (what
+// a crash during a head write leaves, or a flipped byte; the other copy
+// holds the head, and the next append rewrites both).
 func (c *Core) Notes() ([]string, error) {
-	c.mu.RLock()
-	seq := c.st.Seq
-	c.mu.RUnlock()
-	heads, bad, err := readHeads(c.headF)
+	_, bad, err := readHeads(c.headF)
 	if err != nil {
 		return nil, err
 	}
 	var notes []string
-	if bad > 0 && len(heads) > 0 && seq == heads[0].Seq {
-		notes = append(notes, "the older head slot is damaged (a head write interrupted by a crash, or a flipped byte); the current head is intact and the next append rewrites it")
+	if bad > 0 {
+		notes = append(notes, "one of the two head copies is damaged (a head write interrupted by a crash, or a flipped byte); the other holds the signed head, and the next append rewrites both")
 	}
 	return notes, nil
 }
