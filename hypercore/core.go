@@ -61,6 +61,10 @@ type Core struct {
 
 	data, tree, headF, lock *os.File
 
+	// files is held shared by every read of the files, and exclusively by
+	// Close, so a read never meets a closed file. mu guards the state;
+	// writers hold it while they write. Take files before mu.
+	files     sync.RWMutex
 	mu        sync.RWMutex
 	st        headState
 	roots     []Node
@@ -74,8 +78,9 @@ type Core struct {
 }
 
 // Create makes a new writable core in dir, which must not exist or be
-// empty. On failure nothing is left behind.
-func Create(dir string, opts CreateOptions) (c *Core, err error) {
+// empty. The core is built in a hidden sibling directory and renamed into
+// place, so a failure or a crash part-way leaves dir as it was.
+func Create(dir string, opts CreateOptions) (*Core, error) {
 	seed := opts.Seed
 	if seed == nil {
 		seed = make([]byte, 32)
@@ -92,54 +97,51 @@ func Create(dir string, opts CreateOptions) (c *Core, err error) {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("create core %s: %w", dir, err)
 	}
-	made := false
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		made = true
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir = filepath.Clean(dir)
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("create core %s: %w", dir, err)
 	}
-	defer func() {
-		if err == nil {
-			return
-		}
-		if made {
-			os.RemoveAll(dir)
-			return
-		}
-		for _, n := range []string{headerFile, secretFile, dataFile, treeFile, headFile, lockFile} {
-			os.Remove(filepath.Join(dir, n))
-		}
-	}()
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".creating-")
+	if err != nil {
+		return nil, fmt.Errorf("create core %s: %w", dir, err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	if err := os.Chmod(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("create core %s: %w", dir, err)
+	}
+	if err := writeNewCore(tmp, seed, kp, opts.Compat); err != nil {
+		return nil, fmt.Errorf("create core %s: %w", dir, err)
+	}
+	// rename(2) replaces an empty directory, and fails on a non-empty one
+	// (someone filled dir since we looked).
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, fmt.Errorf("create core %s: %w", dir, err)
+	}
+	if err := syncDir(parent); err != nil {
+		return nil, fmt.Errorf("create core %s: %w", dir, err)
+	}
+	return Open(dir, OpenOptions{Sync: opts.Sync})
+}
 
+// writeNewCore writes the files of an empty core into dir, all synced.
+func writeNewCore(dir string, seed []byte, kp KeyPair, compat bool) error {
 	m := DefaultManifest(kp.Public)
-	key := KeyFor(m, opts.Compat)
+	key := KeyFor(m, compat)
 	for _, n := range []string{dataFile, treeFile, headFile} {
-		f, err := os.OpenFile(filepath.Join(dir, n), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("create core %s: %w", dir, err)
-		}
+		var b []byte
 		if n == headFile {
-			// Two empty head copies: a shorter head file is always damage.
-			_, err = f.Write(make([]byte, 2*headSlotSize))
-			if err == nil {
-				err = f.Sync()
-			}
+			b = make([]byte, 2*headSlotSize) // two empty head copies
 		}
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("create core %s: %w", dir, err)
+		if err := writeFileAtomic(dir, n, b, 0o644); err != nil {
+			return err
 		}
 	}
 	if err := writeFileAtomic(dir, secretFile, []byte(hex.EncodeToString(seed)+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("create core %s: write secret: %w", dir, err)
+		return fmt.Errorf("write secret: %w", err)
 	}
 	hb, _ := json.MarshalIndent(header{Format: formatName, Key: hex.EncodeToString(key[:]), Manifest: hex.EncodeToString(m.Encode())}, "", "  ")
-	// The header is written last: a directory without one is not a core.
-	if err := writeFileAtomic(dir, headerFile, append(hb, '\n'), 0o644); err != nil {
-		return nil, fmt.Errorf("create core %s: write header: %w", dir, err)
-	}
-	return Open(dir, OpenOptions{Sync: opts.Sync})
+	return writeFileAtomic(dir, headerFile, append(hb, '\n'), 0o644)
 }
 
 // Open opens the core in dir. Without its secret file, or with ReadOnly,
@@ -323,6 +325,20 @@ func (c *Core) readNode(index uint64) (Node, uint64, error) {
 	return decodeNode(index, b[:])
 }
 
+// reading pins the files open for a read and returns the current head;
+// call done when the read is over.
+func (c *Core) reading() (st headState, done func(), err error) {
+	c.files.RLock()
+	c.mu.RLock()
+	st, closed := c.st, c.closed
+	c.mu.RUnlock()
+	if closed {
+		c.files.RUnlock()
+		return st, nil, ErrClosed
+	}
+	return st, c.files.RUnlock, nil
+}
+
 // Key is the core key (manifest hash, or the public key for compat cores).
 func (c *Core) Key() Hash { return c.v.Key() }
 
@@ -391,13 +407,12 @@ func (c *Core) RolledBack() string { return c.rolledBk }
 // Get returns block index. The bytes are checked against their leaf hash:
 // a corrupt block is an error, never data.
 func (c *Core) Get(index uint64) ([]byte, error) {
-	c.mu.RLock()
-	length, closed := c.st.Length, c.closed
-	byteLength := c.st.ByteLength
-	c.mu.RUnlock()
-	if closed {
-		return nil, ErrClosed
+	st, done, err := c.reading()
+	if err != nil {
+		return nil, err
 	}
+	defer done()
+	length, byteLength := st.Length, st.ByteLength
 	if index >= length {
 		return nil, errorf(ErrOutOfRange, "block %d of a core of length %d", index, length)
 	}
@@ -420,9 +435,12 @@ func (c *Core) Get(index uint64) ([]byte, error) {
 
 // Node returns tree node index of the current head (for proofs).
 func (c *Core) Node(index uint64) (Node, error) {
-	c.mu.RLock()
-	length := c.st.Length
-	c.mu.RUnlock()
+	st, done, err := c.reading()
+	if err != nil {
+		return Node{}, err
+	}
+	defer done()
+	length := st.Length
 	if !nodeInTree(index, length) || index >= 2*length {
 		return Node{}, errorf(ErrOutOfRange, "node %d of a core of length %d", index, length)
 	}
@@ -679,11 +697,14 @@ func (c *Core) Refresh() error {
 // Close releases the core's files and lock.
 func (c *Core) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil
 	}
 	c.closed = true
+	c.mu.Unlock()
+	c.files.Lock() // wait for reads in flight
+	defer c.files.Unlock()
 	var errs []error
 	for _, f := range []*os.File{c.data, c.tree, c.headF, c.lock} {
 		if f != nil {

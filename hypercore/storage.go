@@ -66,6 +66,9 @@ type header struct {
 
 func readHeader(dir string) (Hash, *Manifest, error) {
 	var key Hash
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return key, nil, fmt.Errorf("not a directory: %w", ErrNotCore)
+	}
 	b, err := os.ReadFile(filepath.Join(dir, headerFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Stat(dir); serr != nil {

@@ -18,6 +18,11 @@ const verifyChunk = 4096
 // a crash during a head write leaves, or a flipped byte; the other copy
 // holds the head, and the next append rewrites both).
 func (c *Core) Notes() ([]string, error) {
+	_, done, err := c.reading()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	_, bad, err := readHeads(c.headF)
 	if err != nil {
 		return nil, err
@@ -34,12 +39,14 @@ func (c *Core) Notes() ([]string, error) {
 // block, then lowest node) as a *CorruptError. progress, if not nil, is
 // called with blocks done so far. It uses every CPU.
 func (c *Core) Verify(ctx context.Context, progress func(done, total uint64)) error {
-	c.mu.RLock()
-	st, closed, rolled := c.st, c.closed, c.rolledBk
-	c.mu.RUnlock()
-	if closed {
-		return ErrClosed
+	st, release, err := c.reading()
+	if err != nil {
+		return err
 	}
+	defer release()
+	c.mu.RLock()
+	rolled := c.rolledBk
+	c.mu.RUnlock()
 	if rolled != "" {
 		return corruptFile(headFile, rolled)
 	}
