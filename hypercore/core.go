@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // SyncMode says when appends reach the disk.
@@ -72,7 +75,6 @@ type Core struct {
 	broken    error  // sticky: a failed fsync; the core must be reopened
 	rolledBk  string // why open fell back to an older head ("" if it did not)
 	forkNext  bool   // the next head must raise the fork (after a fall back)
-	scratch   []byte // append buffers, reused under mu
 	nodeBuf   []byte
 	parallelH int
 }
@@ -464,8 +466,18 @@ func (c *Core) Append(blocks ...[]byte) (uint64, error) {
 			return c.st.Length, errorf(ErrBadInput, "block %d is %d bytes, more than the %d allowed", i, len(b), MaxBlockSize)
 		}
 	}
-	leaves := c.hashLeaves(blocks)
 	st := c.st
+	// The data write does not depend on the hashes: for large batches it
+	// runs beside the hashing (which then uses every core too).
+	var werr error
+	var wg sync.WaitGroup
+	if len(blocks) > 1 && totalLen(blocks) >= 128<<10 {
+		wg.Go(func() { werr = c.writeData(blocks, st.ByteLength) })
+	} else {
+		werr = c.writeData(blocks, st.ByteLength)
+	}
+	leaves := c.hashLeaves(blocks)
+	wg.Wait()
 	roots := slices.Clone(c.roots)
 	nodes := make([]Node, 0, 2*len(blocks))
 	aux := make([]uint64, 0, 2*len(blocks))
@@ -489,8 +501,8 @@ func (c *Core) Append(blocks ...[]byte) (uint64, error) {
 	if c.forkNext {
 		next.Fork++
 	}
-	if err := c.writeData(blocks, st.ByteLength); err != nil {
-		return st.Length, fmt.Errorf("append to %s: write data: %w", c.dir, err)
+	if werr != nil {
+		return st.Length, fmt.Errorf("append to %s: write data: %w", c.dir, werr)
 	}
 	if err := c.writeNodes(nodes, aux); err != nil {
 		return st.Length, fmt.Errorf("append to %s: write tree: %w", c.dir, err)
@@ -585,10 +597,7 @@ func (c *Core) commit(next headState, roots []Node, flushData bool) error {
 // hashLeaves hashes blocks, on several cores for large batches.
 func (c *Core) hashLeaves(blocks [][]byte) []Hash {
 	out := make([]Hash, len(blocks))
-	total := 0
-	for _, b := range blocks {
-		total += len(b)
-	}
+	total := totalLen(blocks)
 	workers := min(c.parallelH, len(blocks))
 	if workers < 2 || total < 128<<10 {
 		for i, b := range blocks {
@@ -613,21 +622,54 @@ func (c *Core) hashLeaves(blocks [][]byte) []Hash {
 	return out
 }
 
+// writeData writes blocks back to back at offset at, with one pwritev per
+// up to 1024 blocks (no copy into a staging buffer).
 func (c *Core) writeData(blocks [][]byte, at uint64) error {
-	if len(blocks) == 1 {
-		_, err := c.data.WriteAt(blocks[0], int64(at))
-		return err
+	fd := int(c.data.Fd())
+	for len(blocks) > 0 {
+		n := min(len(blocks), 1024)
+		iov := blocks[:n]
+		want := totalLen(iov)
+		done := 0
+		for done < want {
+			w, err := unix.Pwritev(fd, iov, int64(at)+int64(done))
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if w == 0 {
+				return io.ErrShortWrite
+			}
+			done += w
+			iov = skipBytes(iov, w)
+		}
+		at += uint64(want)
+		blocks = blocks[n:]
 	}
-	buf := c.scratch[:0]
+	return nil
+}
+
+// skipBytes drops the first n bytes of a list of buffers.
+func skipBytes(bufs [][]byte, n int) [][]byte {
+	for n > 0 && len(bufs) > 0 {
+		if n < len(bufs[0]) {
+			rest := append([][]byte{bufs[0][n:]}, bufs[1:]...)
+			return rest
+		}
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	return bufs
+}
+
+func totalLen(blocks [][]byte) int {
+	n := 0
 	for _, b := range blocks {
-		buf = append(buf, b...)
+		n += len(b)
 	}
-	c.scratch = buf[:0]
-	if cap(c.scratch) > 64<<20 {
-		c.scratch = nil // do not keep huge buffers around
-	}
-	_, err := c.data.WriteAt(buf, int64(at))
-	return err
+	return n
 }
 
 // writeNodes writes node records, coalescing runs of adjacent indices.
