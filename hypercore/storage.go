@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"golang.org/x/crypto/blake2b"
 )
@@ -265,14 +266,24 @@ func lockDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+	// A lock can outlive its holder for a moment: a process forked by
+	// another goroutine holds the descriptor until its exec closes it. So a
+	// busy lock is retried briefly before it counts as another writer.
+	for try := 0; ; try++ {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", dir, err)
+		}
+		if try == 25 {
+			f.Close()
 			return nil, fmt.Errorf("%s: %w", dir, ErrLocked)
 		}
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		time.Sleep(20 * time.Millisecond)
 	}
-	return f, nil
 }
 
 // fdatasync flushes a file's data (and the size, which it needs).
