@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -76,6 +77,7 @@ type Core struct {
 	rolledBk  string // why open fell back to an older head ("" if it did not)
 	forkNext  bool   // the next head must raise the fork (after a fall back)
 	nodeBuf   []byte
+	headBuf   [2 * headSlotSize]byte // both head copies, reused under mu
 	parallelH int
 }
 
@@ -467,17 +469,7 @@ func (c *Core) Append(blocks ...[]byte) (uint64, error) {
 		}
 	}
 	st := c.st
-	// The data write does not depend on the hashes: for large batches it
-	// runs beside the hashing (which then uses every core too).
-	var werr error
-	var wg sync.WaitGroup
-	if len(blocks) > 1 && totalLen(blocks) >= 128<<10 {
-		wg.Go(func() { werr = c.writeData(blocks, st.ByteLength) })
-	} else {
-		werr = c.writeData(blocks, st.ByteLength)
-	}
-	leaves := c.hashLeaves(blocks)
-	wg.Wait()
+	leaves, werr := c.hashAndWrite(blocks, st.ByteLength)
 	roots := slices.Clone(c.roots)
 	nodes := make([]Node, 0, 2*len(blocks))
 	aux := make([]uint64, 0, 2*len(blocks))
@@ -576,14 +568,23 @@ func (c *Core) commit(next headState, roots []Node, flushData bool) error {
 		}
 	}
 	// Primary, then mirror: see storage.go for why this order keeps every
-	// acknowledged head through a crash or one damaged copy.
-	rec := encodeHead(next)
-	for copyNo := range 2 {
-		if _, err := c.headF.WriteAt(rec, int64(copyNo*headSlotSize)); err != nil {
+	// acknowledged head through a crash or one damaged copy. Without fsync
+	// one write of both copies keeps that order too: a write cut short by a
+	// killed process has written a prefix.
+	buf := c.headBuf[:]
+	encodeHead(buf[:headSlotSize], next)
+	copy(buf[headSlotSize:], buf[:headSlotSize])
+	if c.syncMode == SyncNone {
+		if _, err := c.headF.WriteAt(buf, 0); err != nil {
 			c.broken = err // the copies may now differ; reopen to recover
 			return fmt.Errorf("write head: %w", err)
 		}
-		if c.syncMode == SyncAlways {
+	} else {
+		for copyNo := range 2 {
+			if _, err := c.headF.WriteAt(buf[copyNo*headSlotSize:(copyNo+1)*headSlotSize], int64(copyNo*headSlotSize)); err != nil {
+				c.broken = err
+				return fmt.Errorf("write head: %w", err)
+			}
 			if err := fdatasync(c.headF); err != nil {
 				c.broken = err
 				return fmt.Errorf("flush head: %w", err)
@@ -594,32 +595,58 @@ func (c *Core) commit(next headState, roots []Node, flushData bool) error {
 	return nil
 }
 
-// hashLeaves hashes blocks, on several cores for large batches.
-func (c *Core) hashLeaves(blocks [][]byte) []Hash {
+// hashAndWrite hashes blocks and writes them to the data file from offset
+// at. Large batches are cut into pieces of about 256 KiB that every core
+// takes in turn, hashing a piece and writing it while it is still in the
+// CPU cache. It returns the leaf hashes and the first write error.
+func (c *Core) hashAndWrite(blocks [][]byte, at uint64) ([]Hash, error) {
 	out := make([]Hash, len(blocks))
 	total := totalLen(blocks)
 	workers := min(c.parallelH, len(blocks))
 	if workers < 2 || total < 128<<10 {
+		err := c.writeData(blocks, at)
 		for i, b := range blocks {
 			out[i] = LeafHash(b)
 		}
-		return out
+		return out, err
 	}
-	var wg sync.WaitGroup
-	per := (len(blocks) + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*per, min((w+1)*per, len(blocks))
-		if lo >= hi {
-			break
+	// Pieces: runs of blocks of at least 256 KiB, with their data offsets.
+	type piece struct {
+		lo, hi int
+		at     uint64
+	}
+	var pieces []piece
+	for lo := 0; lo < len(blocks); {
+		p := piece{lo: lo, at: at}
+		size := 0
+		for lo < len(blocks) && (size < 256<<10 || lo == p.lo) {
+			size += len(blocks[lo])
+			lo++
 		}
+		p.hi = lo
+		at += uint64(size)
+		pieces = append(pieces, p)
+	}
+	var next atomic.Int64
+	errs := make([]error, len(pieces))
+	var wg sync.WaitGroup
+	for range workers {
 		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				out[i] = LeafHash(blocks[i])
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(pieces) {
+					return
+				}
+				p := pieces[k]
+				for i := p.lo; i < p.hi; i++ {
+					out[i] = LeafHash(blocks[i])
+				}
+				errs[k] = c.writeData(blocks[p.lo:p.hi], p.at)
 			}
 		})
 	}
 	wg.Wait()
-	return out
+	return out, errors.Join(errs...)
 }
 
 // writeData writes blocks back to back at offset at, with one pwritev per

@@ -179,8 +179,10 @@ type headState struct {
 	Signature  []byte
 }
 
-func encodeHead(h headState) []byte {
-	b := make([]byte, 0, headSlotSize)
+// encodeHead writes the record of h into dst (headSlotSize bytes, zeroed
+// past the record).
+func encodeHead(dst []byte, h headState) {
+	b := dst[:0]
 	b = append(b, headMagic[:]...)
 	b = binary.LittleEndian.AppendUint64(b, h.Seq)
 	b = binary.LittleEndian.AppendUint64(b, h.Length)
@@ -191,7 +193,7 @@ func encodeHead(h headState) []byte {
 	b = append(b, h.Signature...)
 	sum := blake2b.Sum256(b)
 	b = append(b, sum[:]...)
-	return b[:headSlotSize:headSlotSize]
+	clear(dst[len(b):headSlotSize])
 }
 
 // decodeHead parses a slot; ok is false for an empty, torn or corrupt slot.
