@@ -126,16 +126,15 @@ appends nothing. Each block is signed on its own, or all together with --batch.`
 				return usageErr("core %s has no secret key here: it can be read, not appended to", args[0])
 			}
 			if batch {
-				_, err = core.Append(blocks...)
+				if _, err = core.Append(blocks...); err != nil {
+					return fmt.Errorf("nothing appended: %w", err)
+				}
 			} else {
-				for _, b := range blocks {
+				for i, b := range blocks {
 					if _, err = core.Append(b); err != nil {
-						break
+						return fmt.Errorf("appended %d of %d blocks (each is whole and signed), then: %w", i, len(blocks), err)
 					}
 				}
-			}
-			if err != nil {
-				return err
 			}
 			if asJSON {
 				return writeJSON(g.stdout, coreInfoOf(core))
