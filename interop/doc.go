@@ -18,7 +18,8 @@
 // jsharness_test.go and jsref/README.md). Without node and npm the JS checks
 // skip loudly, or fail when the CI environment variable is set.
 //
-// The tests import only package hypercore (to read a core's manifest) and run
+// The tests import package hypercore (to read a core's manifest) and
+// hypercore/secretstream (to speak to the JS secret-stream), and run
 // only the fieldsync binary; they use nothing else from fieldsync, so they
 // check the same surface an outside implementation would see.
 package interop
