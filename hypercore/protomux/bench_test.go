@@ -1,0 +1,35 @@
+package protomux
+
+import (
+	"bytes"
+	"testing"
+)
+
+// BenchmarkBatchPull measures taking the messages of a batch frame, one
+// event at a time.
+func BenchmarkBatchPull(b *testing.B) {
+	m := New(Config{})
+	m.Open(OpenOptions{Protocol: "p"})
+	m.Receive(openFrame(1, "p", "", nil))
+	for {
+		_, ok, _ := m.NextEvent()
+		if !ok {
+			break
+		}
+	}
+	const n = 1 << 16
+	fr := append(unhex(b, "000001"), bytes.Repeat([]byte{1, 0}, n)...)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		m.Receive(fr)
+		for {
+			_, ok, _ := m.NextEvent()
+			if !ok {
+				break
+			}
+		}
+		m.AppendOutput(nil)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/msg")
+}
