@@ -68,16 +68,22 @@ type Core struct {
 	// files is held shared by every read of the files, and exclusively by
 	// Close, so a read never meets a closed file. mu guards the state;
 	// writers hold it while they write. Take files before mu.
-	files     sync.RWMutex
-	mu        sync.RWMutex
-	st        headState
-	roots     []Node
-	closed    bool
-	broken    error  // sticky: a failed fsync; the core must be reopened
-	rolledBk  string // why open fell back to an older head ("" if it did not)
-	forkNext  bool   // the next head must raise the fork (after a fall back)
-	nodeBuf   []byte
-	headBuf   [2 * headSlotSize]byte // both head copies, reused under mu
+	files    sync.RWMutex
+	mu       sync.RWMutex
+	st       headState
+	roots    []Node
+	closed   bool
+	broken   error  // sticky: a failed fsync; the core must be reopened
+	rolledBk string // why open fell back to an older head ("" if it did not)
+	forkNext bool   // the next head must raise the fork (after a fall back)
+	nodeBuf  []byte
+	headBuf  [2 * headSlotSize]byte // both head copies, reused under mu
+
+	// Tree nodes already proved against a signed root of fork cacheFork
+	// (bounded; cleared when the fork changes).
+	cacheMu   sync.Mutex
+	cacheFork uint64
+	verified  map[uint64]Hash
 	parallelH int
 }
 
@@ -277,14 +283,23 @@ func (c *Core) loadHead() error {
 
 // checkHead verifies a head against the stored roots and its signature.
 func (c *Core) checkHead(h headState) ([]Node, error) {
-	if h.Length > 0 && h.Length > (1<<62) {
+	if h.Length > (1 << 58) {
 		return nil, corruptFile(headFile, "impossible length")
 	}
 	if h.Length == 0 {
+		// Only a truncate to 0 writes an empty head, and it signs it.
 		if h.ByteLength != 0 {
 			return nil, corruptFile(headFile, "empty head with bytes")
 		}
+		if err := c.v.Verify(TreeHash(nil), 0, h.Fork, h.Signature); err != nil {
+			return nil, corruptFile(headFile, err.Error())
+		}
 		return nil, nil
+	}
+	if st, err := c.tree.Stat(); err != nil {
+		return nil, err
+	} else if need := (2*h.Length - 1) * nodeRecordSize; uint64(st.Size()) < need {
+		return nil, corruptFile(treeFile, fmt.Sprintf("file is truncated: %d bytes, head needs %d", st.Size(), need))
 	}
 	roots := make([]Node, 0, 8)
 	var sum uint64
@@ -408,9 +423,25 @@ func (c *Core) Roots() []Node {
 // RolledBack says why Open used an older head than the newest slot, or "".
 func (c *Core) RolledBack() string { return c.rolledBk }
 
-// Get returns block index. The bytes are checked against their leaf hash:
-// a corrupt block is an error, never data.
+// Get returns block index. The bytes are checked against their leaf hash,
+// and the leaf against the signed roots (through the parents up to a node
+// already verified): a corrupt or forged block is an error, never data. A
+// read-only core whose head went stale (the writer truncated) refreshes
+// once and retries.
 func (c *Core) Get(index uint64) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		b, err := c.get(index)
+		if err == nil || attempt > 0 || c.writable || !errors.Is(err, ErrCorrupt) {
+			return b, err
+		}
+		before := c.Head().Fork
+		if rerr := c.Refresh(); rerr != nil || c.Head().Fork == before {
+			return nil, err
+		}
+	}
+}
+
+func (c *Core) get(index uint64) ([]byte, error) {
 	st, done, err := c.reading()
 	if err != nil {
 		return nil, err
@@ -427,6 +458,9 @@ func (c *Core) Get(index uint64) ([]byte, error) {
 	if leaf.Size > MaxBlockSize || off+leaf.Size > byteLength || off+leaf.Size < off {
 		return nil, corruptBlock(treeFile, index, "leaf record points outside the data")
 	}
+	if err := c.checkPath(leaf, st); err != nil {
+		return nil, err
+	}
 	buf := make([]byte, leaf.Size)
 	if _, err := c.data.ReadAt(buf, int64(off)); err != nil {
 		return nil, corruptBlock(dataFile, index, "read: "+err.Error())
@@ -435,6 +469,92 @@ func (c *Core) Get(index uint64) ([]byte, error) {
 		return nil, corruptBlock(dataFile, index, "bytes do not match their hash")
 	}
 	return buf, nil
+}
+
+// checkPath proves a leaf against the signed head st: it hashes up through
+// stored siblings until it reaches a root of st or a node proved before
+// under the same fork, and remembers every node it proved (the path and
+// the siblings). Sequential reads so cost about one sibling read and one
+// parent hash per two blocks. Stored parent records are not needed.
+func (c *Core) checkPath(n Node, st headState) error {
+	roots := c.rootsFor(st)
+	var proved [128]Node
+	k := 0
+	leaf := n.Index / 2
+	for {
+		if h, ok := c.cachedNode(st.Fork, n.Index); ok {
+			if h != n.Hash {
+				return corruptBlock(treeFile, leaf, "does not hash up to the signed tree")
+			}
+			break
+		}
+		if r, ok := findRoot(roots, n.Index); ok {
+			if r.Hash != n.Hash || r.Size != n.Size {
+				return corruptBlock(treeFile, leaf, "does not hash up to the signed root")
+			}
+			break
+		}
+		if k+2 > len(proved) || !nodeInTree(parent(n.Index), st.Length) {
+			return corruptBlock(treeFile, leaf, "no path to a signed root")
+		}
+		sib, _, err := c.readNode(sibling(n.Index))
+		if err != nil {
+			return err
+		}
+		proved[k], proved[k+1] = n, sib
+		k += 2
+		n = ParentNode(n, sib)
+	}
+	c.rememberNodes(st.Fork, proved[:k])
+	return nil
+}
+
+func findRoot(roots []Node, index uint64) (Node, bool) {
+	for _, r := range roots {
+		if r.Index == index {
+			return r, true
+		}
+	}
+	return Node{}, false
+}
+
+// rootsFor returns the roots of head st (the current ones, or read again
+// when st is not the current head any more).
+func (c *Core) rootsFor(st headState) []Node {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.st.Seq == st.Seq {
+		return c.roots
+	}
+	return nil // a stale snapshot: every path must end in a cached node
+}
+
+// maxVerifiedNodes bounds the cache of nodes proved against a signed root.
+const maxVerifiedNodes = 1 << 16
+
+func (c *Core) cachedNode(fork, index uint64) (Hash, bool) {
+	c.cacheMu.Lock()
+	defer c.cacheMu.Unlock()
+	if c.cacheFork != fork {
+		return Hash{}, false
+	}
+	h, ok := c.verified[index]
+	return h, ok
+}
+
+func (c *Core) rememberNodes(fork uint64, nodes []Node) {
+	c.cacheMu.Lock()
+	defer c.cacheMu.Unlock()
+	if c.cacheFork != fork || len(c.verified)+len(nodes) > maxVerifiedNodes {
+		clear(c.verified)
+		c.cacheFork = fork
+	}
+	if c.verified == nil {
+		c.verified = make(map[uint64]Hash)
+	}
+	for _, n := range nodes {
+		c.verified[n.Index] = n.Hash
+	}
 }
 
 // Node returns tree node index of the current head (for proofs).
