@@ -14,6 +14,9 @@ import (
 // its whole span inside one chunk.
 const verifyChunk = 4096
 
+// verifyWindow is the most data one verify worker reads at once.
+const verifyWindow = 4 << 20
+
 // Notes lists findings that are not errors: one head copy is damaged (what
 // a crash during a head write leaves, or a flipped byte; the other copy
 // holds the head, and the next append rewrites both).
@@ -69,7 +72,7 @@ func (c *Core) Verify(ctx context.Context, progress func(done, total uint64)) er
 					return
 				}
 				lo, hi := k*verifyChunk, min((k+1)*verifyChunk, n)
-				bounds[k], errs[k] = c.verifyRange(lo, hi, n, &tbuf, &dbuf)
+				bounds[k], errs[k] = c.verifyRange(lo, hi, n, st.ByteLength, &tbuf, &dbuf)
 				d := done.Add(hi - lo)
 				if progress != nil {
 					progress(d, n)
@@ -99,7 +102,7 @@ func (c *Core) Verify(ctx context.Context, progress func(done, total uint64)) er
 
 // verifyRange checks blocks [lo, hi) and every tree node whose index lies
 // in [2lo, 2hi-1), in a core of length n. It returns the data byte range.
-func (c *Core) verifyRange(lo, hi, n uint64, tbuf, dbuf *[]byte) ([2]uint64, error) {
+func (c *Core) verifyRange(lo, hi, n, byteLength uint64, tbuf, dbuf *[]byte) ([2]uint64, error) {
 	first, last := 2*lo, 2*hi-2 // node index range (inclusive)
 	if last+1 < 2*n-1 && hi < n {
 		last++ // the parent between this chunk and the next
@@ -139,25 +142,34 @@ func (c *Core) verifyRange(lo, hi, n uint64, tbuf, dbuf *[]byte) ([2]uint64, err
 			auxEnd = aux + nd.Size
 		}
 	}
-	// Blocks.
-	size := auxEnd - aux0
-	if size > uint64(hi-lo)*MaxBlockSize {
-		return [2]uint64{}, corruptBlock(treeFile, lo, "impossible block sizes")
+	// Blocks, read in windows of at most verifyWindow bytes (or one block),
+	// so memory stays bounded whatever the tree records claim.
+	if auxEnd > byteLength || auxEnd < aux0 {
+		return [2]uint64{}, corruptBlock(treeFile, lo, fmt.Sprintf("blocks end at byte %d, past the signed %d", auxEnd, byteLength))
 	}
-	if uint64(cap(*dbuf)) < size {
-		*dbuf = make([]byte, size)
-	}
-	db := (*dbuf)[:size]
-	if _, err := c.data.ReadAt(db, int64(aux0)); err != nil {
-		return [2]uint64{}, corruptBlock(dataFile, lo, "read: "+err.Error())
-	}
-	var pos uint64
-	for b := lo; b < hi; b++ {
-		leaf := nodes[2*b-first]
-		if LeafHash(db[pos:pos+leaf.Size]) != leaf.Hash {
-			return [2]uint64{}, corruptBlock(dataFile, b, "bytes do not match their hash")
+	pos := aux0
+	for b := lo; b < hi; {
+		end, size := b, uint64(0)
+		for end < hi && (size == 0 || size+nodes[2*end-first].Size <= verifyWindow) {
+			size += nodes[2*end-first].Size
+			end++
 		}
-		pos += leaf.Size
+		if uint64(cap(*dbuf)) < size {
+			*dbuf = make([]byte, size)
+		}
+		db := (*dbuf)[:size]
+		if _, err := c.data.ReadAt(db, int64(pos)); err != nil {
+			return [2]uint64{}, corruptBlock(dataFile, b, "read: "+err.Error())
+		}
+		var off uint64
+		for ; b < end; b++ {
+			leaf := nodes[2*b-first]
+			if LeafHash(db[off:off+leaf.Size]) != leaf.Hash {
+				return [2]uint64{}, corruptBlock(dataFile, b, "bytes do not match their hash")
+			}
+			off += leaf.Size
+		}
+		pos += size
 	}
 	// Parents.
 	for i := uint64(1); i < count; i += 2 {
