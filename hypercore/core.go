@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -102,10 +103,23 @@ func Create(dir string, opts CreateOptions) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dir == "" {
+		return nil, errorf(ErrBadInput, "no directory given")
+	}
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return nil, errorf(ErrBadInput, "%s exists and is not a directory", dir)
+	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return nil, errorf(ErrBadInput, "%s exists and is not empty", dir)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("create core %s: %w", dir, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("create core %s: %w", dir, err)
+	}
+	if wd, err := os.Getwd(); err == nil && wd == abs {
+		return nil, errorf(ErrBadInput, "cannot make the current directory a core: name a new directory, e.g. ./mycore")
 	}
 	dir = filepath.Clean(dir)
 	parent := filepath.Dir(dir)
@@ -251,6 +265,12 @@ func (c *Core) closeFiles() {
 // loadHead picks the newest head slot that passes every check.
 func (c *Core) loadHead() error {
 	heads, bad, err := readHeads(c.headF)
+	// A reader can catch both copies mid-write (one 8 KiB write without
+	// fsync): look again before calling that damage.
+	for try := 0; err == nil && bad == 2 && !c.writable && try < 5; try++ {
+		time.Sleep(10 * time.Millisecond)
+		heads, bad, err = readHeads(c.headF)
+	}
 	if err != nil {
 		return err
 	}

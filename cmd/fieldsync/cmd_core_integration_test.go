@@ -146,6 +146,8 @@ func TestBadInputIsOneLineAndWritesNothing(t *testing.T) {
 		{"bad seed hex", []string{"core", "create", filepath.Join(tmp, "n1"), "--seed", "xyz"}, 2, "--seed"},
 		{"short seed", []string{"core", "create", filepath.Join(tmp, "n2"), "--seed", "0102"}, 2, "--seed"},
 		{"create over a core", []string{"core", "create", dir}, 2, "not empty"},
+		{"create over a file", []string{"core", "create", files[0]}, 2, "not a directory"},
+		{"create with no name", []string{"core", "create", ""}, 2, "no directory"},
 		{"missing block file", []string{"core", "append", dir, files[0], filepath.Join(tmp, "nope")}, 2, "nope"},
 		{"append to a non-core", []string{"core", "append", notCore, files[0]}, 2, "not a hypercore directory"},
 		{"info of a missing dir", []string{"core", "info", filepath.Join(tmp, "missing")}, 2, "no such directory"},
