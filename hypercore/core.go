@@ -364,18 +364,19 @@ func (c *Core) readNode(index uint64) (Node, uint64, error) {
 	return decodeNode(index, b[:])
 }
 
-// reading pins the files open for a read and returns the current head;
-// call done when the read is over.
-func (c *Core) reading() (st headState, done func(), err error) {
+// reading pins the files open for a read and returns the current head and
+// its roots (c.roots is never modified in place, only replaced); call done
+// when the read is over.
+func (c *Core) reading() (st headState, roots []Node, done func(), err error) {
 	c.files.RLock()
 	c.mu.RLock()
-	st, closed := c.st, c.closed
+	st, roots, closed := c.st, c.roots, c.closed
 	c.mu.RUnlock()
 	if closed {
 		c.files.RUnlock()
-		return st, nil, ErrClosed
+		return st, nil, nil, ErrClosed
 	}
-	return st, c.files.RUnlock, nil
+	return st, roots, c.files.RUnlock, nil
 }
 
 // Key is the core key (manifest hash, or the public key for compat cores).
@@ -462,7 +463,7 @@ func (c *Core) Get(index uint64) ([]byte, error) {
 }
 
 func (c *Core) get(index uint64) ([]byte, error) {
-	st, done, err := c.reading()
+	st, roots, done, err := c.reading()
 	if err != nil {
 		return nil, err
 	}
@@ -478,7 +479,7 @@ func (c *Core) get(index uint64) ([]byte, error) {
 	if leaf.Size > MaxBlockSize || off+leaf.Size > byteLength || off+leaf.Size < off {
 		return nil, corruptBlock(treeFile, index, "leaf record points outside the data")
 	}
-	if err := c.checkPath(leaf, st); err != nil {
+	if err := c.checkPath(leaf, st.Fork, st.Length, roots); err != nil {
 		return nil, err
 	}
 	buf := make([]byte, leaf.Size)
@@ -491,18 +492,17 @@ func (c *Core) get(index uint64) ([]byte, error) {
 	return buf, nil
 }
 
-// checkPath proves a leaf against the signed head st: it hashes up through
-// stored siblings until it reaches a root of st or a node proved before
-// under the same fork, and remembers every node it proved (the path and
+// checkPath proves a leaf against a signed head (fork, length, roots): it
+// hashes up through stored siblings until it reaches one of the roots or a
+// node proved before under the same fork, and remembers every node it proved (the path and
 // the siblings). Sequential reads so cost about one sibling read and one
 // parent hash per two blocks. Stored parent records are not needed.
-func (c *Core) checkPath(n Node, st headState) error {
-	roots := c.rootsFor(st)
+func (c *Core) checkPath(n Node, fork, length uint64, roots []Node) error {
 	var proved [128]Node
 	k := 0
 	leaf := n.Index / 2
 	for {
-		if h, ok := c.cachedNode(st.Fork, n.Index); ok {
+		if h, ok := c.cachedNode(fork, n.Index); ok {
 			if h != n.Hash {
 				return corruptBlock(treeFile, leaf, "does not hash up to the signed tree")
 			}
@@ -514,7 +514,7 @@ func (c *Core) checkPath(n Node, st headState) error {
 			}
 			break
 		}
-		if k+2 > len(proved) || !nodeInTree(parent(n.Index), st.Length) {
+		if k+2 > len(proved) || !nodeInTree(parent(n.Index), length) {
 			return corruptBlock(treeFile, leaf, "no path to a signed root")
 		}
 		sib, _, err := c.readNode(sibling(n.Index))
@@ -525,7 +525,7 @@ func (c *Core) checkPath(n Node, st headState) error {
 		k += 2
 		n = ParentNode(n, sib)
 	}
-	c.rememberNodes(st.Fork, proved[:k])
+	c.rememberNodes(fork, proved[:k])
 	return nil
 }
 
@@ -536,17 +536,6 @@ func findRoot(roots []Node, index uint64) (Node, bool) {
 		}
 	}
 	return Node{}, false
-}
-
-// rootsFor returns the roots of head st (the current ones, or read again
-// when st is not the current head any more).
-func (c *Core) rootsFor(st headState) []Node {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.st.Seq == st.Seq {
-		return c.roots
-	}
-	return nil // a stale snapshot: every path must end in a cached node
 }
 
 // maxVerifiedNodes bounds the cache of nodes proved against a signed root.
@@ -579,7 +568,7 @@ func (c *Core) rememberNodes(fork uint64, nodes []Node) {
 
 // Node returns tree node index of the current head (for proofs).
 func (c *Core) Node(index uint64) (Node, error) {
-	st, done, err := c.reading()
+	st, _, done, err := c.reading()
 	if err != nil {
 		return Node{}, err
 	}

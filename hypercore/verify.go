@@ -21,7 +21,7 @@ const verifyWindow = 4 << 20
 // a crash during a head write leaves, or a flipped byte; the other copy
 // holds the head, and the next append rewrites both).
 func (c *Core) Notes() ([]string, error) {
-	_, done, err := c.reading()
+	_, _, done, err := c.reading()
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func (c *Core) Notes() ([]string, error) {
 // block, then lowest node) as a *CorruptError. progress, if not nil, is
 // called with blocks done so far. It uses every CPU.
 func (c *Core) Verify(ctx context.Context, progress func(done, total uint64)) error {
-	st, release, err := c.reading()
+	st, _, release, err := c.reading()
 	if err != nil {
 		return err
 	}
