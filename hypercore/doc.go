@@ -6,9 +6,11 @@
 // the JS code, which the tests reproduce.
 //
 // A core lives in a directory (layout in storage.go). Rules it keeps:
-//   - an Append is durable when it returns (SyncAlways) or survives a killed
-//     process (SyncNone); a crash at any instant leaves the core readable up
-//     to its last complete signed head;
+//   - an Append is durable when it returns (SyncAlways: it survives power
+//     loss; SyncNone: it survives a killed process, not power loss); a crash
+//     within those bounds leaves the core readable up to its last complete
+//     signed head;
+//   - Get proves each block against the signed roots before returning it;
 //   - every stored byte is covered by a hash or checksum: a flipped byte is
 //     reported by Get or Verify, never returned as data;
 //   - one writer per core (flock); any number of read-only openers, in other
