@@ -574,7 +574,7 @@ func (c *Core) Node(index uint64) (Node, error) {
 	}
 	defer done()
 	length := st.Length
-	if !nodeInTree(index, length) || index >= 2*length {
+	if !nodeInTree(index, length) {
 		return Node{}, errorf(ErrOutOfRange, "node %d of a core of length %d", index, length)
 	}
 	n, _, err := c.readNode(index)

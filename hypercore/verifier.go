@@ -131,9 +131,8 @@ func DecodeMultiSignature(b []byte, v0 bool) ([]SignatureProof, []Node, error) {
 			proofs[i].Signer = d.Uint()
 			proofs[i].Signature = d.Fixed(64)
 			if flags&1 != 0 {
-				start, length := d.Uint(), d.Uint()
-				proofs[i].Patch = length // non-zero marks a patch
-				_ = start
+				d.Uint()                   // patch start
+				proofs[i].Patch = d.Uint() // patch length; non-zero marks a patch
 				for k, m := 0, d.ArrayLen(1); k < m; k++ {
 					d.Uint()
 				}
