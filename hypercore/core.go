@@ -306,6 +306,14 @@ func (c *Core) checkHead(h headState) ([]Node, error) {
 	if h.Length > (1 << 58) {
 		return nil, corruptFile(headFile, "impossible length")
 	}
+	if h.Seq == 0 {
+		// The state of a core no append has reached yet; every written
+		// head has seq ≥ 1 (readHeads refuses a written seq 0).
+		if h.Length != 0 || h.ByteLength != 0 || h.Signature != nil {
+			return nil, corruptFile(headFile, "head with seq 0")
+		}
+		return nil, nil
+	}
 	if h.Length == 0 {
 		// Only a truncate to 0 writes an empty head, and it signs it.
 		if h.ByteLength != 0 {

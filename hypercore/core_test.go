@@ -290,3 +290,24 @@ func TestCoreProofsMatchJS(t *testing.T) {
 		t.Fatalf("only %d proofs compared", proofs)
 	}
 }
+
+// A core no append has reached yet verifies clean, writable or not.
+func TestEmptyCoreVerifies(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "core")
+	c, err := Create(dir, CreateOptions{Sync: SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Verify(context.Background(), nil); err != nil {
+		t.Fatalf("verify of an empty core: %v", err)
+	}
+	c.Close()
+	ro, err := Open(dir, OpenOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if err := ro.Verify(context.Background(), nil); err != nil || ro.Length() != 0 {
+		t.Fatalf("read-only verify of an empty core: length %d, %v", ro.Length(), err)
+	}
+}

@@ -216,6 +216,9 @@ func decodeHead(b []byte) (headState, bool) {
 		return h, false
 	}
 	h.Seq = binary.LittleEndian.Uint64(b[8:])
+	if h.Seq == 0 {
+		return h, false // commit never writes seq 0: this slot was made by hand
+	}
 	h.Length = binary.LittleEndian.Uint64(b[16:])
 	h.Fork = binary.LittleEndian.Uint64(b[24:])
 	h.ByteLength = binary.LittleEndian.Uint64(b[32:])
