@@ -52,7 +52,10 @@ type CreateOptions struct {
 
 // OpenOptions configure an existing core.
 type OpenOptions struct {
-	ReadOnly bool     // never write; take no lock (a second process may read while one writes)
+	// ReadOnly: never write; take no lock (a second process may read
+	// while one writes). Without it, a core whose secret is absent (a
+	// replica) is opened with the writer lock to store downloaded blocks.
+	ReadOnly bool
 	Sync     SyncMode // durability of appends
 }
 
@@ -61,7 +64,8 @@ type Core struct {
 	dir      string
 	v        *Verifier
 	kp       KeyPair
-	writable bool
+	writable bool // holds the secret: Append works
+	storable bool // holds the lock: Append or replicated blocks can be stored
 	syncMode SyncMode
 
 	data, tree, headF, lock *os.File
@@ -103,23 +107,8 @@ func Create(dir string, opts CreateOptions) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dir == "" {
-		return nil, errorf(ErrBadInput, "no directory given")
-	}
-	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
-		return nil, errorf(ErrBadInput, "%s exists and is not a directory", dir)
-	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return nil, errorf(ErrBadInput, "%s exists and is not empty", dir)
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("create core %s: %w", dir, err)
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("create core %s: %w", dir, err)
-	}
-	if wd, err := os.Getwd(); err == nil && wd == abs {
-		return nil, errorf(ErrBadInput, "cannot make the current directory a core: name a new directory, e.g. ./mycore")
+	if err := checkNewDir(dir); err != nil {
+		return nil, err
 	}
 	dir = filepath.Clean(dir)
 	parent := filepath.Dir(dir)
@@ -148,10 +137,18 @@ func Create(dir string, opts CreateOptions) (*Core, error) {
 	return Open(dir, OpenOptions{Sync: opts.Sync})
 }
 
-// writeNewCore writes the files of an empty core into dir, all synced.
+// writeNewCore writes the files of an empty writer core into dir, all synced.
 func writeNewCore(dir string, seed []byte, kp KeyPair, compat bool) error {
 	m := DefaultManifest(kp.Public)
-	key := KeyFor(m, compat)
+	if err := writeFileAtomic(dir, secretFile, []byte(hex.EncodeToString(seed)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write secret: %w", err)
+	}
+	return writeCoreFiles(dir, KeyFor(m, compat), m)
+}
+
+// writeCoreFiles writes the empty data, tree and head files and, last, the
+// header naming key and manifest.
+func writeCoreFiles(dir string, key Hash, m *Manifest) error {
 	for _, n := range []string{dataFile, treeFile, headFile} {
 		var b []byte
 		if n == headFile {
@@ -160,9 +157,6 @@ func writeNewCore(dir string, seed []byte, kp KeyPair, compat bool) error {
 		if err := writeFileAtomic(dir, n, b, 0o644); err != nil {
 			return err
 		}
-	}
-	if err := writeFileAtomic(dir, secretFile, []byte(hex.EncodeToString(seed)+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write secret: %w", err)
 	}
 	hb, _ := json.MarshalIndent(header{Format: formatName, Key: hex.EncodeToString(key[:]), Manifest: hex.EncodeToString(m.Encode())}, "", "  ")
 	return writeFileAtomic(dir, headerFile, append(hb, '\n'), 0o644)
@@ -192,6 +186,7 @@ func Open(dir string, opts OpenOptions) (*Core, error) {
 		if ok {
 			c.kp, c.writable = kp, true
 		}
+		c.storable = true
 	}
 	if c.kp.Public == nil && len(m.Signers) > 0 {
 		c.kp.Public = m.Signers[0].PublicKey[:]
@@ -230,7 +225,7 @@ func readSecret(dir string, m *Manifest) (KeyPair, bool, error) {
 
 func (c *Core) openFiles() error {
 	flag := os.O_RDONLY
-	if c.writable {
+	if c.storable {
 		flag = os.O_RDWR
 		l, err := lockDir(c.dir)
 		if err != nil {
@@ -267,7 +262,7 @@ func (c *Core) loadHead() error {
 	heads, bad, err := readHeads(c.headF)
 	// A reader can catch both copies mid-write (one 8 KiB write without
 	// fsync): look again before calling that damage.
-	for try := 0; err == nil && bad == 2 && !c.writable && try < 5; try++ {
+	for try := 0; err == nil && bad == 2 && !c.storable && try < 5; try++ {
 		time.Sleep(10 * time.Millisecond)
 		heads, bad, err = readHeads(c.headF)
 	}
@@ -306,6 +301,9 @@ func (c *Core) checkHead(h headState) ([]Node, error) {
 	if h.Length > (1 << 58) {
 		return nil, corruptFile(headFile, "impossible length")
 	}
+	if h.Have > h.Length || h.HaveBytes > h.ByteLength || (h.Have == h.Length) != (h.HaveBytes == h.ByteLength) {
+		return nil, corruptFile(headFile, fmt.Sprintf("holds %d blocks (%d bytes) of %d (%d bytes)", h.Have, h.HaveBytes, h.Length, h.ByteLength))
+	}
 	if h.Seq == 0 {
 		// The state of a core no append has reached yet; every written
 		// head has seq ≥ 1 (readHeads refuses a written seq 0).
@@ -326,7 +324,7 @@ func (c *Core) checkHead(h headState) ([]Node, error) {
 	}
 	if st, err := c.tree.Stat(); err != nil {
 		return nil, err
-	} else if need := (2*h.Length - 1) * nodeRecordSize; uint64(st.Size()) < need {
+	} else if need := (2*h.Length - 1) * nodeRecordSize; h.Have == h.Length && uint64(st.Size()) < need {
 		return nil, corruptFile(treeFile, fmt.Sprintf("file is truncated: %d bytes, head needs %d", st.Size(), need))
 	}
 	roots := make([]Node, 0, 8)
@@ -350,8 +348,8 @@ func (c *Core) checkHead(h headState) ([]Node, error) {
 	}
 	if st, err := c.data.Stat(); err != nil {
 		return nil, err
-	} else if uint64(st.Size()) < h.ByteLength {
-		return nil, corruptFile(dataFile, fmt.Sprintf("file is truncated: %d bytes, head needs %d", st.Size(), h.ByteLength))
+	} else if uint64(st.Size()) < h.HaveBytes {
+		return nil, corruptFile(dataFile, fmt.Sprintf("file is truncated: %d bytes, head needs %d", st.Size(), h.HaveBytes))
 	}
 	return roots, nil
 }
@@ -476,9 +474,12 @@ func (c *Core) get(index uint64) ([]byte, error) {
 		return nil, err
 	}
 	defer done()
-	length, byteLength := st.Length, st.ByteLength
-	if index >= length {
-		return nil, errorf(ErrOutOfRange, "block %d of a core of length %d", index, length)
+	byteLength := st.HaveBytes
+	if index >= st.Length {
+		return nil, errorf(ErrOutOfRange, "block %d of a core of length %d", index, st.Length)
+	}
+	if index >= st.Have {
+		return nil, errorf(ErrNotAvailable, "block %d: this replica holds the first %d of %d blocks", index, st.Have, st.Length)
 	}
 	leaf, off, err := c.readNode(2 * index)
 	if err != nil {
@@ -586,6 +587,11 @@ func (c *Core) Node(index uint64) (Node, error) {
 		return Node{}, errorf(ErrOutOfRange, "node %d of a core of length %d", index, length)
 	}
 	n, _, err := c.readNode(index)
+	if err != nil && st.Have < st.Length {
+		if _, ok, serr := c.readStoredNode(index); serr == nil && !ok {
+			return Node{}, errorf(ErrNotAvailable, "tree node %d: this replica holds the first %d of %d blocks", index, st.Have, st.Length)
+		}
+	}
 	return n, err
 }
 
@@ -691,6 +697,7 @@ func (c *Core) commit(next headState, roots []Node, flushData bool) error {
 		return err
 	}
 	next.Signature = sig
+	next.Have, next.HaveBytes = next.Length, next.ByteLength
 	if len(sig) > maxSignature {
 		return errorf(ErrBadInput, "signature of %d bytes is too large", len(sig))
 	}
@@ -704,6 +711,11 @@ func (c *Core) commit(next headState, roots []Node, flushData bool) error {
 			return fmt.Errorf("flush tree: %w", err)
 		}
 	}
+	return c.writeHead(next, roots)
+}
+
+// writeHead writes a new head (both copies) and makes it current.
+func (c *Core) writeHead(next headState, roots []Node) error {
 	// Primary, then mirror: see storage.go for why this order keeps every
 	// acknowledged head through a crash or one damaged copy. Without fsync
 	// one write of both copies keeps that order too: a write cut short by a

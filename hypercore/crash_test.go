@@ -621,17 +621,17 @@ func crashKillRun(t *testing.T, mode hc.SyncMode, kills int, seed uint64) {
 
 // Head slot layout (storage.go): two 4096-byte slots; slot seq&1 holds the
 // head with sequence number seq (1 for the first signed head). A slot is
-// magic[8] ‖ seq ‖ length ‖ fork ‖ byteLength (u64le) ‖ treeHash[32] ‖
-// u32le sigLen ‖ sig ‖ BLAKE2b-256; the rest is padding.
+// magic[8] ‖ seq ‖ length ‖ fork ‖ byteLength ‖ have ‖ haveBytes (u64le)
+// ‖ treeHash[32] ‖ u32le sigLen ‖ sig ‖ BLAKE2b-256; the rest is padding.
 const (
 	headSlot     = 4096
-	slotSigLenAt = 8 + 4*8 + 32
+	slotSigLenAt = 8 + 6*8 + 32
 )
 
 // slotUsed is the number of meaningful bytes of a written slot (0 for a
 // slot never written).
 func slotUsed(slot []byte) int {
-	if string(slot[:8]) != "hchead01" {
+	if string(slot[:8]) != "hchead02" {
 		return 0
 	}
 	return slotSigLenAt + 4 + int(binary.LittleEndian.Uint32(slot[slotSigLenAt:])) + 32

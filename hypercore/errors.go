@@ -24,6 +24,11 @@ var (
 	ErrInvalidProof = errors.New("hypercore: invalid proof")
 	// ErrOutOfRange: a block or node beyond the core's length.
 	ErrOutOfRange = errors.New("hypercore: out of range")
+	// ErrNotAvailable: a replica does not hold that block (yet).
+	ErrNotAvailable = errors.New("hypercore: block not downloaded")
+	// ErrForked: the remote truncated its core (a new fork) after this
+	// replica stored blocks of the old one.
+	ErrForked = errors.New("hypercore: core was truncated by its writer (fork changed)")
 	// ErrBadManifest: a manifest cannot be decoded or is not supported.
 	ErrBadManifest = errors.New("hypercore: bad manifest")
 	// ErrClosed: the core was closed.

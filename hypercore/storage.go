@@ -26,8 +26,12 @@ import (
 //	         size u64le ‖ hash[32] ‖ aux u64le ‖ crc32c(u64le(i) ‖ the 48 bytes)
 //	         aux is the block's byte offset in data for leaves, 0 for parents.
 //	head     two 4096-byte copies of the signed head, primary then mirror;
-//	         each: magic ‖ seq ‖ length ‖ fork ‖ byteLength ‖ treeHash ‖
-//	         u32 sigLen ‖ sig ‖ BLAKE2b-256 of all before it. The file is
+//	         each: magic "hchead02" ‖ seq ‖ length ‖ fork ‖ byteLength ‖
+//	         have ‖ haveBytes ‖ treeHash ‖ u32 sigLen ‖ sig ‖ BLAKE2b-256
+//	         of all before it. have is how many leading blocks the data
+//	         file holds (haveBytes bytes): length for a writer, less for a
+//	         replica still downloading. Copies with magic "hchead01" (no
+//	         have fields, have = length) are still read. The file is
 //	         made 8192 bytes long at create; the valid copy with the highest
 //	         seq is the head.
 //	lock     flock(2)ed by the one writer.
@@ -55,10 +59,13 @@ const (
 
 	nodeRecordSize = 52
 	headSlotSize   = 4096
-	maxSignature   = headSlotSize - 8*5 - 32 - 4 - 32
+	maxSignature   = headSlotSize - 8*7 - 32 - 4 - 32
 )
 
-var headMagic = [8]byte{'h', 'c', 'h', 'e', 'a', 'd', '0', '1'}
+var (
+	headMagic   = [8]byte{'h', 'c', 'h', 'e', 'a', 'd', '0', '2'}
+	headMagicV1 = [8]byte{'h', 'c', 'h', 'e', 'a', 'd', '0', '1'}
+)
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -179,6 +186,8 @@ type headState struct {
 	Length     uint64
 	Fork       uint64
 	ByteLength uint64
+	Have       uint64 // leading blocks held in data (= Length for a writer)
+	HaveBytes  uint64 // their bytes
 	TreeHash   Hash
 	Signature  []byte
 }
@@ -192,6 +201,8 @@ func encodeHead(dst []byte, h headState) {
 	b = binary.LittleEndian.AppendUint64(b, h.Length)
 	b = binary.LittleEndian.AppendUint64(b, h.Fork)
 	b = binary.LittleEndian.AppendUint64(b, h.ByteLength)
+	b = binary.LittleEndian.AppendUint64(b, h.Have)
+	b = binary.LittleEndian.AppendUint64(b, h.HaveBytes)
 	b = append(b, h.TreeHash[:]...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(h.Signature)))
 	b = append(b, h.Signature...)
@@ -203,8 +214,18 @@ func encodeHead(dst []byte, h headState) {
 // decodeHead parses a slot; ok is false for an empty, torn or corrupt slot.
 func decodeHead(b []byte) (headState, bool) {
 	var h headState
-	const fixed = 8 + 8*4 + 32 + 4
-	if len(b) < fixed+32 || [8]byte(b[:8]) != headMagic {
+	if len(b) < 8 {
+		return h, false
+	}
+	v1 := [8]byte(b[:8]) == headMagicV1
+	if !v1 && [8]byte(b[:8]) != headMagic {
+		return h, false
+	}
+	fixed := 8 + 8*6 + 32 + 4
+	if v1 {
+		fixed = 8 + 8*4 + 32 + 4
+	}
+	if len(b) < fixed+32 {
 		return h, false
 	}
 	sigLen := int(binary.LittleEndian.Uint32(b[fixed-4:]))
@@ -222,7 +243,15 @@ func decodeHead(b []byte) (headState, bool) {
 	h.Length = binary.LittleEndian.Uint64(b[16:])
 	h.Fork = binary.LittleEndian.Uint64(b[24:])
 	h.ByteLength = binary.LittleEndian.Uint64(b[32:])
-	copy(h.TreeHash[:], b[40:72])
+	th := b[40:72]
+	if v1 {
+		h.Have, h.HaveBytes = h.Length, h.ByteLength
+	} else {
+		h.Have = binary.LittleEndian.Uint64(b[40:])
+		h.HaveBytes = binary.LittleEndian.Uint64(b[48:])
+		th = b[56:88]
+	}
+	copy(h.TreeHash[:], th)
 	h.Signature = append([]byte(nil), b[fixed:end]...)
 	return h, true
 }

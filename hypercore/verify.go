@@ -56,6 +56,9 @@ func (c *Core) Verify(ctx context.Context, progress func(done, total uint64)) er
 	if _, err := c.checkHead(st); err != nil {
 		return err
 	}
+	if st.Have < st.Length {
+		return c.verifyPrefix(ctx, st, progress)
+	}
 	n := st.Length
 	chunks := (n + verifyChunk - 1) / verifyChunk
 	errs := make([]error, chunks)
@@ -204,4 +207,39 @@ func (c *Core) nodeFrom(nodes []Node, present []bool, first, idx uint64) (Node, 
 	}
 	n, _, err := c.readNode(idx)
 	return n, err
+}
+
+// verifyPrefix checks the blocks a replica holds (the first st.Have of a
+// longer signed head): each is proved to the signed roots as Get does, and
+// the blocks must fill the data file's prefix back to back.
+func (c *Core) verifyPrefix(ctx context.Context, st headState, progress func(done, total uint64)) error {
+	var off uint64
+	for i := uint64(0); i < st.Have; i++ {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if progress != nil && i > 0 {
+				progress(i, st.Have)
+			}
+		}
+		leaf, at, err := c.readNode(2 * i)
+		if err != nil {
+			return err
+		}
+		if at != off {
+			return corruptBlock(treeFile, i, fmt.Sprintf("block starts at byte %d, expected %d", at, off))
+		}
+		if _, err := c.get(i); err != nil {
+			return err
+		}
+		off += leaf.Size
+	}
+	if off != st.HaveBytes {
+		return corruptFile(dataFile, fmt.Sprintf("blocks hold %d bytes, head says %d", off, st.HaveBytes))
+	}
+	if progress != nil {
+		progress(st.Have, st.Have)
+	}
+	return nil
 }
