@@ -289,3 +289,30 @@ func (c *Core) flushData() error {
 	}
 	return nil
 }
+
+// MissingNodes plans a block request (spec §4.1 "nodes"): walking up from
+// block index's leaf in the tree of roots, it counts the levels until a
+// node for which known is true or a root, and appends to learned the nodes
+// that the answer will prove (each node of the walk and its sibling), so a
+// requester pipelining many requests can count those as known for the
+// next ones. The count is exact for a responder that sends what is asked.
+func MissingNodes(index uint64, roots []Node, known func(node uint64) bool, learned []uint64) (uint64, []uint64) {
+	if len(roots) == 0 {
+		return 0, learned
+	}
+	last := roots[len(roots)-1]
+	if 2*index > rightSpan(last.Index) {
+		return 0, learned
+	}
+	x := 2 * index
+	var n uint64
+	for n < 64 {
+		if _, ok := findRoot(roots, x); ok || known(x) {
+			break
+		}
+		learned = append(learned, x, sibling(x))
+		n++
+		x = parent(x)
+	}
+	return n, learned
+}

@@ -1,0 +1,21 @@
+// Package replicate runs the Hypercore 11 replication protocol over one
+// secret stream: the "hypercore/alpha" protomux channel per core, with its
+// capability check, sync, request/data/noData, range and want messages,
+// upgrades, block downloads with pipelined requests, and live updates.
+//
+// A Peer owns one connection. It serves the cores it was given (answering
+// requests with proofs built from the signed tree) and downloads into
+// replicas, verifying every block against a signed tree before anything
+// is stored. Any protocol violation, bad proof or bad signature drops the
+// whole connection; verified blocks not yet written are dropped with it.
+// Memory per peer is bounded: in-flight requests, buffered answers, the
+// send queue (reading pauses while it is full) and message sizes.
+//
+// Blocks are downloaded in order, so a replica always holds a prefix of
+// its core (hypercore.Core.Contiguous); an interrupted download resumes
+// from there.
+//
+// This package knows nothing of observations, projects or discovery; it
+// must never import fieldsync's higher layers (observation, index, export,
+// lansync, dht, cmd).
+package replicate

@@ -1,0 +1,370 @@
+package replicate
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/hypercore/wire"
+)
+
+// Limits of the download side.
+const (
+	maxPutBlocks = 1024    // verified blocks written per head update, at most
+	maxPutBytes  = 8 << 20 // their bytes
+	maxPutDelay  = 200 * time.Millisecond
+)
+
+// advance moves the core forward after anything happened: answers are
+// verified in request order, verified blocks written, an upgrade and new
+// block requests sent, announcements refreshed.
+func (r *Replication) advance() error {
+	if !r.opened {
+		return nil
+	}
+	if r.cfg.Download && r.rSynced {
+		if err := r.drain(); err != nil {
+			return err
+		}
+		if len(r.order) == 0 && len(r.puts) > 0 {
+			if err := r.flushPuts(); err != nil {
+				return err
+			}
+		}
+		if err := r.requestMore(); err != nil {
+			return err
+		}
+		r.checkCaught()
+	}
+	return r.announce()
+}
+
+// localHead is the signed length and fork of the local copy.
+func (r *Replication) localHead() (length, fork uint64) {
+	return r.state.Length, r.state.Fork
+}
+
+// requestMore sends an upgrade request when the peer is ahead and block
+// requests up to the in-flight limit.
+func (r *Replication) requestMore() error {
+	length, fork := r.localHead()
+	if r.core != nil && r.rFork != fork && (r.core.Contiguous() > 0 || length > 0) {
+		if r.rFork > fork {
+			return r.errorf("the writer truncated this core (fork %d, ours %d): %w; download it into a new directory", r.rFork, fork, hypercore.ErrForked)
+		}
+		return nil
+	}
+	needManifest := r.core == nil
+	if r.upgrade == nil && !r.upBlocked && (r.rLength > length || needManifest && r.rLength == 0 && r.rHasManifest) {
+		req := &request{id: r.newID(), sent: time.Now()}
+		msg := wire.Request{ID: req.id}
+		msg.Fork = r.rFork
+		if r.rLength > length {
+			msg.Upgrade = &hypercore.UpgradeRequest{Start: length, Length: r.rLength - length}
+		}
+		msg.Manifest = needManifest && r.rHasManifest
+		r.inflight[req.id] = req
+		r.upgrade = req
+		if err := r.send(msg); err != nil {
+			return err
+		}
+	}
+	if r.core == nil {
+		return nil
+	}
+	end := length
+	if r.cfg.End > 0 && r.cfg.End < end {
+		end = r.cfg.End
+	}
+	end = min(end, r.rContig)
+	if r.next >= end || len(r.order) >= r.p.opts.MaxInflight {
+		return nil
+	}
+	r.p.mux.Cork()
+	defer r.p.mux.Uncork()
+	for r.next < end && len(r.order) < r.p.opts.MaxInflight {
+		req := &request{id: r.newID(), index: r.next, block: true, sent: time.Now()}
+		nodes, learned := hypercore.MissingNodes(r.next, r.state.Roots, r.known, nil)
+		req.learned = learned
+		for _, n := range learned {
+			r.predicted[n]++
+		}
+		msg := wire.Request{ID: req.id}
+		msg.Fork = fork
+		msg.Block = &hypercore.BlockRequest{Index: r.next, Nodes: nodes}
+		r.inflight[req.id] = req
+		r.order = append(r.order, req)
+		r.next++
+		if err := r.send(msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Replication) newID() uint64 {
+	r.nextID++
+	return r.nextID
+}
+
+// known says whether tree node i is held, verified, or will be proved by
+// an answer to a request already in flight (those are checked in order).
+func (r *Replication) known(i uint64) bool {
+	if r.predicted[i] > 0 {
+		return true
+	}
+	if _, ok := r.overlay[i]; ok {
+		return true
+	}
+	_, ok, err := r.core.StoredNode(i)
+	return ok && err == nil
+}
+
+// stored looks up a node for proof verification: verified but not yet
+// written, then on disk.
+func (r *Replication) stored(i uint64) (hypercore.Node, bool, error) {
+	if n, ok := r.overlay[i]; ok {
+		return n, true, nil
+	}
+	if r.core == nil {
+		return hypercore.Node{}, false, nil
+	}
+	return r.core.StoredNode(i)
+}
+
+func (r *Replication) onData(d *wire.Data) error {
+	req, ok := r.inflight[d.Request]
+	if !ok {
+		// An answer to a cancelled request, or pushed data: not asked
+		// for, not used. Bounded so a peer cannot keep us busy with it.
+		r.stray++
+		if r.stray > 4*r.p.opts.MaxInflight+64 {
+			return r.protocolError("too much data nobody asked for")
+		}
+		return nil
+	}
+	delete(r.inflight, d.Request)
+	if req == r.upgrade {
+		r.upgrade = nil
+		return r.onUpgradeData(d)
+	}
+	if d.Upgrade != nil || d.Block == nil || d.Block.Index != req.index {
+		return r.protocolError("answer to the request for block %d does not carry that block", req.index)
+	}
+	req.data = d
+	return r.drain()
+}
+
+// drain verifies the answers at the head of the request order.
+func (r *Replication) drain() error {
+	for len(r.order) > 0 && r.order[0].data != nil {
+		req := r.order[0]
+		r.order[0] = nil
+		r.order = r.order[1:]
+		vp, err := hypercore.VerifyProof(r.v, r.state, r.stored, &req.data.Proof)
+		if err != nil {
+			return fmt.Errorf("%w: core %x: block %d: %w", ErrProtocol, r.cfg.Key[:4], req.index, err)
+		}
+		for _, n := range req.learned {
+			if r.predicted[n]--; r.predicted[n] <= 0 {
+				delete(r.predicted, n)
+			}
+		}
+		for _, n := range vp.Nodes {
+			r.overlay[n.Index] = n
+		}
+		r.puts = append(r.puts, vp)
+		r.putBytes += len(vp.Block.Value)
+		r.mu.Lock()
+		r.stats.BlocksDownloaded++
+		r.stats.BytesDownloaded += uint64(len(vp.Block.Value))
+		r.mu.Unlock()
+		if len(r.puts) >= maxPutBlocks || r.putBytes >= maxPutBytes {
+			if err := r.flushPuts(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flushPuts writes the verified blocks and a head that counts them.
+func (r *Replication) flushPuts() error {
+	r.lastPut = time.Now()
+	if len(r.puts) == 0 || r.core == nil {
+		return nil
+	}
+	if err := r.core.PutBlocks(r.puts); err != nil {
+		return r.errorf("store blocks: %w", err)
+	}
+	clear(r.puts)
+	r.puts, r.putBytes = r.puts[:0], 0
+	clear(r.overlay)
+	return nil
+}
+
+func (r *Replication) onUpgradeData(d *wire.Data) error {
+	v := r.v
+	var m *hypercore.Manifest
+	if r.core == nil {
+		// The first head: the manifest comes with it, or the key is a
+		// compat key (the signer's public key).
+		m = d.Manifest
+		if m == nil {
+			m = hypercore.DefaultManifest(r.cfg.Key[:])
+		}
+		var err error
+		v, err = hypercore.NewVerifier(r.cfg.Key, m)
+		if err != nil {
+			return r.protocolError("the manifest sent does not belong to this key: %v", err)
+		}
+	}
+	if d.Upgrade == nil {
+		// Nothing to upgrade after all (the peer's length moved under
+		// us); wait for its next sync.
+		r.upBlocked = true
+		if r.core == nil && d.Manifest != nil && r.rLength == 0 {
+			return r.createReplica(m)
+		}
+		return nil
+	}
+	if d.Block != nil || d.Hash != nil || d.Seek != nil {
+		return r.protocolError("unrequested parts in an upgrade")
+	}
+	vp, err := hypercore.VerifyProof(v, r.state, r.stored, &d.Proof)
+	if err != nil {
+		return fmt.Errorf("%w: core %x: upgrade: %w", ErrProtocol, r.cfg.Key[:4], err)
+	}
+	if r.core == nil {
+		if err := r.createReplica(m); err != nil {
+			return err
+		}
+	}
+	if !vp.Upgraded {
+		return nil
+	}
+	if err := r.flushPuts(); err != nil {
+		return err
+	}
+	if err := r.core.ApplyUpgrade(vp); err != nil {
+		return r.errorf("store upgrade: %w", err)
+	}
+	r.state = r.core.State()
+	r.mu.Lock()
+	r.stats.Upgrades++
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *Replication) createReplica(m *hypercore.Manifest) error {
+	c, err := r.cfg.Create(m)
+	if err != nil {
+		return r.errorf("create replica: %w", err)
+	}
+	if c.Key() != r.cfg.Key {
+		c.Close()
+		return r.errorf("create replica: made a core with key %x", c.Key())
+	}
+	r.mu.Lock()
+	r.core = c
+	r.mu.Unlock()
+	r.v = c.Verifier()
+	r.state = c.State()
+	r.next = c.Contiguous()
+	return nil
+}
+
+func (r *Replication) onNoData(m wire.NoData) error {
+	req, ok := r.inflight[m.Request]
+	if !ok {
+		return nil
+	}
+	delete(r.inflight, m.Request)
+	if req == r.upgrade {
+		r.upgrade = nil
+		r.upBlocked = true
+		return nil
+	}
+	// The peer lacks this block: withdraw it and every later request
+	// (their proofs may lean on it), and wait for the peer to announce
+	// more.
+	k := 0
+	for k < len(r.order) && r.order[k] != req {
+		k++
+	}
+	if r.rContig > req.index {
+		r.rContig = req.index
+	}
+	r.p.mux.Cork()
+	defer r.p.mux.Uncork()
+	for _, q := range r.order[k:] {
+		for _, n := range q.learned {
+			if r.predicted[n]--; r.predicted[n] <= 0 {
+				delete(r.predicted, n)
+			}
+		}
+		if q != req {
+			delete(r.inflight, q.id)
+			if err := r.send(wire.Cancel{Request: q.id}); err != nil {
+				return err
+			}
+		}
+	}
+	r.order = r.order[:k]
+	r.next = req.index
+	return nil
+}
+
+func (r *Replication) onTick(now time.Time) error {
+	if r.core != nil && !r.core.Writable() && !r.cfg.Download {
+		// A read-only copy another process appends to: look for new data.
+		if err := r.core.Refresh(); err != nil {
+			r.p.logf("core %x: refresh: %v", r.cfg.Key[:4], err)
+		}
+	}
+	for _, req := range r.inflight {
+		if now.Sub(req.sent) > r.p.opts.RequestTimeout {
+			what := "an upgrade"
+			if req.block {
+				what = fmt.Sprintf("block %d", req.index)
+			}
+			return fmt.Errorf("core %x: %w: no answer for %s in %v", r.cfg.Key[:4], ErrTimeout, what, r.p.opts.RequestTimeout)
+		}
+	}
+	if len(r.puts) > 0 && now.Sub(r.lastPut) > maxPutDelay {
+		return r.flushPuts()
+	}
+	return nil
+}
+
+// checkCaught reports a download that has caught up with the peer.
+func (r *Replication) checkCaught() {
+	if r.core == nil && r.upgrade == nil && r.rLength == 0 && !r.rHasManifest && r.cfg.MinLength == 0 && r.cfg.End == 0 && !r.cfg.Live {
+		r.markDone() // the peer has nothing, not even a manifest: no copy to make
+		return
+	}
+	if r.core == nil || r.upgrade != nil || len(r.order) > 0 || len(r.puts) > 0 {
+		return
+	}
+	length, fork := r.localHead()
+	if fork != r.rFork || length < r.rLength || length < r.cfg.MinLength {
+		return
+	}
+	want := length
+	if r.cfg.End > 0 {
+		if length < r.cfg.End {
+			return
+		}
+		want = r.cfg.End
+	}
+	if r.core.Contiguous() < want {
+		return
+	}
+	if r.cfg.Caught != nil && (!r.caught || r.caughtAt != length) {
+		r.cfg.Caught(r.core)
+	}
+	r.caught, r.caughtAt = true, length
+	if !r.cfg.Live {
+		r.markDone()
+	}
+}

@@ -1,0 +1,489 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/hypercore/protomux"
+	"github.com/fieldsync/fieldsync/hypercore/secretstream"
+	"github.com/fieldsync/fieldsync/hypercore/wire"
+)
+
+// Errors a Run can end with (wrapped with what happened).
+var (
+	// ErrProtocol: the peer sent something the protocol does not allow
+	// (a malformed message, a bad proof or signature, an answer to a
+	// request that was not made...).
+	ErrProtocol = errors.New("peer broke the replication protocol")
+	// ErrCapability: the peer opened a core without proving it holds the
+	// core's key.
+	ErrCapability = errors.New("peer sent an invalid replication capability (it does not know the core key)")
+	// ErrTimeout: the peer left a request unanswered too long.
+	ErrTimeout = errors.New("peer stopped answering")
+)
+
+// Options tune a Peer. Zero fields take the defaults.
+type Options struct {
+	// MaxInflight bounds the block requests in flight per core (512).
+	MaxInflight int
+	// RequestTimeout is how long a request may stay unanswered before the
+	// peer is dropped (30 s).
+	RequestTimeout time.Duration
+	// MaxQueued is how many bytes may wait to be sent before the peer's
+	// messages stop being read (16 MiB).
+	MaxQueued int
+	// Poll is how often cores are checked for new local data to announce
+	// (read-only cores are refreshed from disk) (50 ms).
+	Poll time.Duration
+	// Logf, if set, receives diagnostics.
+	Logf func(format string, args ...any)
+}
+
+func (o *Options) fill() {
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = 512
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 30 * time.Second
+	}
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = 16 << 20
+	}
+	if o.Poll <= 0 {
+		o.Poll = 50 * time.Millisecond
+	}
+}
+
+// MaxMessageSize is the largest message a Peer accepts: a block of
+// hypercore.MaxBlockSize with its proof, with room to spare. Use it as the
+// secret stream's Config.MaxMessageSize.
+const MaxMessageSize = hypercore.MaxBlockSize + 1<<20
+
+// Peer replicates cores over one secret stream. Add cores, then Run; Add
+// may also be called while Run runs.
+type Peer struct {
+	s    *secretstream.Stream
+	opts Options
+	mux  *protomux.Mux
+
+	mu      sync.Mutex
+	adds    []*Replication
+	poke    chan struct{}
+	closeCh chan struct{}
+	closed  bool
+
+	// Main loop only.
+	byDKey  map[hypercore.Hash]*Replication
+	byChan  map[uint64]*Replication
+	all     []*Replication
+	scratch []byte
+	w       *writer
+}
+
+// NewPeer returns a Peer for an established secret stream.
+func NewPeer(s *secretstream.Stream, opts Options) *Peer {
+	opts.fill()
+	return &Peer{
+		s:       s,
+		opts:    opts,
+		mux:     protomux.New(protomux.Config{}),
+		poke:    make(chan struct{}, 1),
+		closeCh: make(chan struct{}),
+		byDKey:  map[hypercore.Hash]*Replication{},
+		byChan:  map[uint64]*Replication{},
+	}
+}
+
+// Add starts replicating a core on this connection.
+func (p *Peer) Add(cfg CoreConfig) (*Replication, error) {
+	if cfg.Core == nil && cfg.Create == nil {
+		return nil, errors.New("replicate: a core or a Create function is needed")
+	}
+	if cfg.Core != nil && cfg.Core.Key() != cfg.Key {
+		return nil, errors.New("replicate: CoreConfig.Key is not the key of CoreConfig.Core")
+	}
+	r := newReplication(p, cfg)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errors.New("replicate: peer is closed")
+	}
+	p.adds = append(p.adds, r)
+	p.wake()
+	return r, nil
+}
+
+// Notify makes the peer look for new local data now (after an append to
+// a core it serves) instead of at the next poll.
+func (p *Peer) Notify() { p.wake() }
+
+func (p *Peer) wake() {
+	select {
+	case p.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Close ends Run gracefully: channels are closed, queued messages sent,
+// then the connection is closed.
+func (p *Peer) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		close(p.closeCh)
+	}
+}
+
+// RemotePublicKey is the peer's Noise static key.
+func (p *Peer) RemotePublicKey() []byte { return p.s.RemotePublicKey() }
+
+func (p *Peer) logf(format string, args ...any) {
+	if p.opts.Logf != nil {
+		p.opts.Logf(format, args...)
+	}
+}
+
+// Run replicates until ctx ends, Close is called, the remote closes the
+// connection (nil), or something fails. On return the connection is
+// closed, and every Replication that did not finish holds the error.
+func (p *Peer) Run(ctx context.Context) (err error) {
+	p.w = newWriter(p.s)
+	go p.w.run()
+	in := make(chan []byte, 8)
+	rdErr := make(chan error, 1)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			m, err := p.s.ReadMessage()
+			if err != nil {
+				rdErr <- err
+				return
+			}
+			select {
+			case in <- m:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		p.s.Close()
+		p.w.close()
+		for _, r := range p.all {
+			r.finish(err)
+		}
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
+	}()
+	p.mux.Pair(wire.Protocol, nil)
+	p.mux.Pair(wire.ProtocolAlias, nil)
+	tick := time.NewTicker(p.opts.Poll)
+	defer tick.Stop()
+	for {
+		if err := p.step(); err != nil {
+			return err
+		}
+		input := in
+		if p.w.queued() > p.opts.MaxQueued {
+			input = nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("replication stopped: %w", ctx.Err())
+		case <-p.closeCh:
+			return p.shutdown()
+		case m := <-input:
+			if err := p.receive(m); err != nil {
+				return err
+			}
+		case err := <-rdErr:
+			if errors.Is(err, io.EOF) || errors.Is(err, secretstream.ErrClosed) {
+				return p.remoteClosed()
+			}
+			return fmt.Errorf("read from peer: %w", err)
+		case err := <-p.w.errc:
+			return fmt.Errorf("write to peer: %w", err)
+		case <-p.w.drained:
+		case <-p.poke:
+		case <-tick.C:
+			if err := p.tick(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// remoteClosed ends Run after the remote closed the connection: fine,
+// unless a download was still waiting for it.
+func (p *Peer) remoteClosed() error {
+	for _, r := range p.all {
+		if r.cfg.Download && !r.isDoneNow() && !r.cfg.Live {
+			return fmt.Errorf("core %x: peer closed the connection before the download finished (have %d of %d blocks)", r.cfg.Key[:4], r.contiguous(), r.rLength)
+		}
+	}
+	return nil
+}
+
+// shutdown closes the channels, flushes what is queued and ends.
+func (p *Peer) shutdown() error {
+	for _, r := range p.all {
+		if r.opened || r.ch != 0 {
+			if err := r.flushPuts(); err != nil {
+				return err
+			}
+			p.mux.Close(r.ch)
+		}
+	}
+	p.w.enqueue(p.mux.AppendOutput(nil))
+	p.w.flush(2 * time.Second)
+	return nil
+}
+
+// step takes new cores, advances every core and hands output to the writer.
+func (p *Peer) step() error {
+	p.mu.Lock()
+	adds := p.adds
+	p.adds = nil
+	p.mu.Unlock()
+	for _, r := range adds {
+		if err := p.open(r); err != nil {
+			return err
+		}
+	}
+	for _, r := range p.all {
+		if err := r.advance(); err != nil {
+			return err
+		}
+	}
+	p.w.enqueue(p.mux.AppendOutput(nil))
+	return nil
+}
+
+func (p *Peer) open(r *Replication) error {
+	dk := hypercore.DiscoveryKey(r.cfg.Key)
+	if _, dup := p.byDKey[dk]; dup {
+		r.finish(errors.New("replicate: core added twice to one peer"))
+		return nil
+	}
+	capability := hypercore.ReplicationCapability(p.s.IsInitiator(), r.cfg.Key, p.s.HandshakeHash())
+	hs := wire.AppendHandshake(nil, wire.Handshake{Seeks: true, Capability: capability})
+	ch, err := p.mux.Open(protomux.OpenOptions{Protocol: wire.Protocol, Aliases: []string{wire.ProtocolAlias}, ID: dk[:], Handshake: hs})
+	if err != nil {
+		return fmt.Errorf("open channel for core %x: %w", r.cfg.Key[:4], err)
+	}
+	r.ch = ch
+	p.byDKey[dk] = r
+	p.byChan[ch] = r
+	p.all = append(p.all, r)
+	return nil
+}
+
+func (p *Peer) tick() error {
+	now := time.Now()
+	for _, r := range p.all {
+		if err := r.onTick(now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// receive handles one frame from the peer.
+func (p *Peer) receive(frame []byte) error {
+	if err := p.mux.Receive(frame); err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	for {
+		ev, ok, err := p.mux.NextEvent()
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		if !ok {
+			return nil
+		}
+		if err := p.event(ev); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *Peer) event(ev protomux.Event) error {
+	switch ev.Kind {
+	case protomux.EventRemoteOpen:
+		// A core we were not given (or not yet): refuse it, as JS does for
+		// a discovery key it does not know.
+		var dk hypercore.Hash
+		if len(ev.ID) == len(dk) {
+			copy(dk[:], ev.ID)
+			p.mu.Lock()
+			pending := false
+			for _, r := range p.adds {
+				pending = pending || hypercore.DiscoveryKey(r.cfg.Key) == dk
+			}
+			p.mu.Unlock()
+			if pending {
+				return nil // added but not opened yet: the next step pairs it
+			}
+		}
+		return p.mux.Reject(ev.RemoteID)
+	case protomux.EventOpen:
+		r := p.byChan[ev.Channel]
+		if r == nil {
+			return nil
+		}
+		hs, err := wire.DecodeHandshake(ev.Handshake)
+		if err != nil {
+			return fmt.Errorf("%w: channel handshake: %w", ErrProtocol, err)
+		}
+		if !hypercore.CheckReplicationCapability(!p.s.IsInitiator(), r.cfg.Key, p.s.HandshakeHash(), hs.Capability[:]) {
+			return fmt.Errorf("core %x: %w", r.cfg.Key[:4], ErrCapability)
+		}
+		return r.onOpen()
+	case protomux.EventMessage:
+		r := p.byChan[ev.Channel]
+		if r == nil || !r.opened {
+			return nil
+		}
+		m, err := wire.Decode(ev.Type, ev.Payload)
+		if errors.Is(err, wire.ErrUnknownType) {
+			return nil // a newer message type: ignored, as JS does
+		}
+		if err != nil {
+			return fmt.Errorf("%w: core %x: %w", ErrProtocol, r.cfg.Key[:4], err)
+		}
+		return r.onMessage(m)
+	case protomux.EventClose:
+		r := p.byChan[ev.Channel]
+		if r == nil {
+			return nil
+		}
+		delete(p.byChan, ev.Channel)
+		r.onClose()
+	}
+	return nil
+}
+
+// send queues a message on a core's channel.
+func (p *Peer) send(ch uint64, m wire.Message) error {
+	p.scratch = wire.Append(p.scratch[:0], m)
+	return p.mux.Send(ch, m.MessageType(), p.scratch)
+}
+
+// writer sends queued frames on its own goroutine, so that the main loop
+// never blocks on a slow reader at the other end.
+type writer struct {
+	s       *secretstream.Stream
+	mu      sync.Mutex
+	q       [][]byte
+	bytes   int
+	busy    bool
+	done    bool
+	wake    chan struct{}
+	drained chan struct{}
+	idle    chan struct{}
+	errc    chan error
+}
+
+func newWriter(s *secretstream.Stream) *writer {
+	return &writer{s: s, wake: make(chan struct{}, 1), drained: make(chan struct{}, 1), idle: make(chan struct{}, 1), errc: make(chan error, 1)}
+}
+
+func (w *writer) queued() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.bytes
+}
+
+func (w *writer) enqueue(frames [][]byte) {
+	if len(frames) == 0 {
+		return
+	}
+	w.mu.Lock()
+	for _, f := range frames {
+		w.q = append(w.q, f)
+		w.bytes += len(f)
+	}
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *writer) close() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// flush waits until everything queued was written (or the timeout).
+func (w *writer) flush(timeout time.Duration) {
+	deadline := time.After(timeout)
+	for {
+		w.mu.Lock()
+		empty := len(w.q) == 0 && !w.busy
+		w.mu.Unlock()
+		if empty {
+			return
+		}
+		select {
+		case <-w.idle:
+		case <-deadline:
+			return
+		case <-w.errc:
+			return
+		}
+	}
+}
+
+func (w *writer) run() {
+	for range w.wake {
+		for {
+			w.mu.Lock()
+			if w.done {
+				w.mu.Unlock()
+				return
+			}
+			q := w.q
+			w.q = nil
+			w.busy = len(q) > 0
+			w.mu.Unlock()
+			if len(q) == 0 {
+				break
+			}
+			err := w.s.WriteMessages(q...)
+			n := 0
+			for _, f := range q {
+				n += len(f)
+			}
+			w.mu.Lock()
+			w.bytes -= n
+			w.busy = false
+			w.mu.Unlock()
+			select {
+			case w.drained <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				w.errc <- err
+				return
+			}
+		}
+		select {
+		case w.idle <- struct{}{}:
+		default:
+		}
+	}
+}

@@ -1,0 +1,223 @@
+package replicate
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/hypercore/secretstream"
+)
+
+// connect returns the two ends of a secret stream over loopback TCP.
+func connect(t testing.TB) (client, server *secretstream.Stream) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	type res struct {
+		s   *secretstream.Stream
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			ch <- res{nil, err}
+			return
+		}
+		s, err := secretstream.Server(ctx, c, secretstream.Config{MaxMessageSize: MaxMessageSize})
+		ch <- res{s, err}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err = secretstream.Client(ctx, c, secretstream.Config{MaxMessageSize: MaxMessageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Cleanup(func() { client.Close(); r.s.Close() })
+	return client, r.s
+}
+
+// block is the content of block i of a test core.
+func block(i, size int) []byte {
+	b := make([]byte, size)
+	for k := range b {
+		b[k] = byte(i*31 + k*7 + i>>8)
+	}
+	copy(b, fmt.Sprintf("block %d", i))
+	return b
+}
+
+func makeWriter(t testing.TB, n, size int, compat bool) *hypercore.Core {
+	t.Helper()
+	c, err := hypercore.Create(filepath.Join(t.TempDir(), "w"), hypercore.CreateOptions{Seed: bytes.Repeat([]byte{7}, 32), Compat: compat, Sync: hypercore.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var batch [][]byte
+	for i := range n {
+		batch = append(batch, block(i, size))
+		if len(batch) == 500 || i == n-1 {
+			if _, err := c.Append(batch...); err != nil {
+				t.Fatal(err)
+			}
+			batch = nil
+		}
+	}
+	return c
+}
+
+type result struct {
+	down, up *Replication
+	errDown  error
+	errUp    error
+}
+
+// replicate runs a download of src into dst (nil: a new replica in dir)
+// over a fresh connection and waits for it to finish.
+func replicate(t testing.TB, src *hypercore.Core, dst *hypercore.Core, dir string, cfg CoreConfig) result {
+	t.Helper()
+	cs, ss := connect(t)
+	up := NewPeer(ss, Options{})
+	down := NewPeer(cs, Options{})
+	ru, err := up.Add(CoreConfig{Key: src.Key(), Core: src, Upload: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Key = src.Key()
+	cfg.Core = dst
+	cfg.Download = true
+	if dst == nil {
+		cfg.Create = func(m *hypercore.Manifest) (*hypercore.Core, error) {
+			return hypercore.CreateReplica(dir, src.Key(), m, hypercore.SyncNone)
+		}
+	}
+	rd, err := down.Add(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	upErr := make(chan error, 1)
+	go func() { upErr <- up.Run(ctx) }()
+	downErr := make(chan error, 1)
+	go func() { downErr <- down.Run(ctx) }()
+	select {
+	case <-rd.Done():
+	case <-ctx.Done():
+	}
+	down.Close()
+	res := result{down: rd, up: ru, errDown: <-downErr}
+	up.Close()
+	res.errUp = <-upErr
+	return res
+}
+
+func sameBlocks(t testing.TB, a, b *hypercore.Core, n uint64) {
+	t.Helper()
+	ha, hb := sha256.New(), sha256.New()
+	for i := range n {
+		x, err := a.Get(i)
+		if err != nil {
+			t.Fatalf("source block %d: %v", i, err)
+		}
+		y, err := b.Get(i)
+		if err != nil {
+			t.Fatalf("replica block %d: %v", i, err)
+		}
+		ha.Write(x)
+		hb.Write(y)
+	}
+	if !bytes.Equal(ha.Sum(nil), hb.Sum(nil)) {
+		t.Fatal("replica blocks differ from the source")
+	}
+}
+
+func TestDownloadWholeCore(t *testing.T) {
+	for _, tc := range []struct {
+		n, size int
+		compat  bool
+	}{{1, 10, false}, {5, 100, false}, {1000, 1024, false}, {333, 3000, true}, {50, 64 << 10, false}} {
+		t.Run(fmt.Sprintf("n=%d,size=%d,compat=%v", tc.n, tc.size, tc.compat), func(t *testing.T) {
+			src := makeWriter(t, tc.n, tc.size, tc.compat)
+			dir := filepath.Join(t.TempDir(), "r")
+			res := replicate(t, src, nil, dir, CoreConfig{})
+			if res.errDown != nil || res.down.Err() != nil {
+				t.Fatalf("download: %v / %v", res.errDown, res.down.Err())
+			}
+			dst := res.down.Core()
+			if dst == nil {
+				t.Fatal("no replica made")
+			}
+			defer dst.Close()
+			if h, w := dst.Head(), src.Head(); h.Length != w.Length || h.TreeHash != w.TreeHash || h.ByteLength != w.ByteLength || !bytes.Equal(h.Signature, w.Signature) {
+				t.Fatalf("head %+v, want %+v", h, w)
+			}
+			if dst.Contiguous() != uint64(tc.n) {
+				t.Fatalf("contiguous %d, want %d", dst.Contiguous(), tc.n)
+			}
+			sameBlocks(t, src, dst, uint64(tc.n))
+			if st := res.down.Stats(); st.BlocksDownloaded != uint64(tc.n) {
+				t.Fatalf("downloaded %d blocks, want %d", st.BlocksDownloaded, tc.n)
+			}
+			if err := dst.Verify(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			// Reopen: the replica is a valid core on disk.
+			dst.Close()
+			again, err := hypercore.Open(dir, hypercore.OpenOptions{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer again.Close()
+			sameBlocks(t, src, again, uint64(tc.n))
+		})
+	}
+}
+
+func TestResumeFetchesOnlyMissing(t *testing.T) {
+	src := makeWriter(t, 1000, 1024, false)
+	dir := filepath.Join(t.TempDir(), "r")
+	res := replicate(t, src, nil, dir, CoreConfig{End: 300})
+	if res.errDown != nil || res.down.Err() != nil {
+		t.Fatalf("download: %v / %v", res.errDown, res.down.Err())
+	}
+	dst := res.down.Core()
+	if got := dst.Contiguous(); got != 300 {
+		t.Fatalf("first part: contiguous %d, want 300", got)
+	}
+	if got := res.down.Stats().BlocksDownloaded; got != 300 {
+		t.Fatalf("first part fetched %d blocks", got)
+	}
+	dst.Close()
+	dst, err := hypercore.Open(dir, hypercore.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	res = replicate(t, src, dst, dir, CoreConfig{})
+	if res.errDown != nil || res.down.Err() != nil {
+		t.Fatalf("resume: %v / %v", res.errDown, res.down.Err())
+	}
+	if got := res.down.Stats().BlocksDownloaded; got != 700 {
+		t.Fatalf("resume fetched %d blocks, want the 700 missing", got)
+	}
+	sameBlocks(t, src, dst, 1000)
+}
