@@ -24,7 +24,7 @@ func newCoreCmd(g *globals) *cobra.Command {
 		Long: `Plumbing commands on one Hypercore directory, for tests, audits and
 interop checks with other Hypercore 11 implementations.`,
 	})
-	c.AddCommand(newCoreCreateCmd(g), newCoreAppendCmd(g), newCoreInfoCmd(g), newCoreGetCmd(g), newCoreVerifyCmd(g))
+	c.AddCommand(newCoreCreateCmd(g), newCoreAppendCmd(g), newCoreInfoCmd(g), newCoreGetCmd(g), newCoreVerifyCmd(g), newCoreServeCmd(g), newCoreDownloadCmd(g))
 	return c
 }
 
