@@ -125,6 +125,7 @@ type goInfo struct {
 	PublicKey    string `json:"publicKey"`
 	Length       uint64 `json:"length"`
 	ByteLength   uint64 `json:"byteLength"`
+	Contiguous   uint64 `json:"contiguous"`
 	Fork         uint64 `json:"fork"`
 	TreeHash     string `json:"treeHash"`
 	Signature    string `json:"signature"`
@@ -132,7 +133,7 @@ type goInfo struct {
 	Writable     bool   `json:"writable"`
 }
 
-var goInfoFields = []string{"key", "discoveryKey", "publicKey", "length", "byteLength", "fork",
+var goInfoFields = []string{"key", "discoveryKey", "publicKey", "length", "byteLength", "contiguous", "fork",
 	"treeHash", "signature", "compat", "writable"}
 
 func parseGoInfo(t *testing.T, what string, b []byte) goInfo {

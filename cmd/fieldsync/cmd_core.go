@@ -170,6 +170,7 @@ type coreInfo struct {
 	PublicKey    string `json:"publicKey"`
 	Length       uint64 `json:"length"`
 	ByteLength   uint64 `json:"byteLength"`
+	Contiguous   uint64 `json:"contiguous"` // blocks held (< length while a download is incomplete)
 	Fork         uint64 `json:"fork"`
 	TreeHash     string `json:"treeHash"`
 	Signature    string `json:"signature"`
@@ -182,7 +183,7 @@ func coreInfoOf(c *hypercore.Core) coreInfo {
 	k, dk := c.Key(), c.DiscoveryKey()
 	return coreInfo{
 		Key: hex.EncodeToString(k[:]), DiscoveryKey: hex.EncodeToString(dk[:]), PublicKey: hex.EncodeToString(c.PublicKey()),
-		Length: h.Length, ByteLength: h.ByteLength, Fork: h.Fork,
+		Length: h.Length, ByteLength: h.ByteLength, Contiguous: c.Contiguous(), Fork: h.Fork,
 		TreeHash: hex.EncodeToString(h.TreeHash[:]), Signature: hex.EncodeToString(h.Signature),
 		Compat: c.Compat(), Writable: c.Writable(),
 	}
@@ -195,8 +196,10 @@ func newCoreInfoCmd(g *globals) *cobra.Command {
 		Short: "Show a core's key, length and signed head",
 		Long: `Show a core's keys and signed head. Opens the core read-only, so it works
 while another process appends. JSON fields: key, discoveryKey, publicKey,
-length, byteLength, fork, treeHash, signature (the stored encoding: 64 bytes
-for compat cores, the 68-byte multisig wrapper otherwise), compat, writable.`,
+length, byteLength, contiguous (blocks held: less than length while a
+download is incomplete), fork, treeHash, signature (the stored encoding: 64
+bytes for compat cores, the 68-byte multisig wrapper otherwise), compat,
+writable.`,
 		Example: `  fieldsync core info ./mycore --json`,
 		Args:    nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -216,6 +219,9 @@ for compat cores, the 68-byte multisig wrapper otherwise), compat, writable.`,
 			tw.row("public key", info.PublicKey)
 			tw.row("length", strconv.FormatUint(info.Length, 10))
 			tw.row("byte length", strconv.FormatUint(info.ByteLength, 10))
+			if info.Contiguous < info.Length {
+				tw.row("downloaded", fmt.Sprintf("first %d of %d blocks", info.Contiguous, info.Length))
+			}
 			tw.row("fork", strconv.FormatUint(info.Fork, 10))
 			tw.row("tree hash", info.TreeHash)
 			tw.row("signature", info.Signature)
