@@ -17,6 +17,13 @@ import (
 // connect returns the two ends of a secret stream over loopback TCP.
 func connect(t testing.TB) (client, server *secretstream.Stream) {
 	t.Helper()
+	c, s, _ := connectRaw(t)
+	return c, s
+}
+
+// connectRaw is connect that also returns the server's TCP connection.
+func connectRaw(t testing.TB) (client, server *secretstream.Stream, serverConn net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -26,17 +33,18 @@ func connect(t testing.TB) (client, server *secretstream.Stream) {
 	defer cancel()
 	type res struct {
 		s   *secretstream.Stream
+		c   net.Conn
 		err error
 	}
 	ch := make(chan res, 1)
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
-			ch <- res{nil, err}
+			ch <- res{nil, nil, err}
 			return
 		}
 		s, err := secretstream.Server(ctx, c, secretstream.Config{MaxMessageSize: MaxMessageSize})
-		ch <- res{s, err}
+		ch <- res{s, c, err}
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -51,7 +59,7 @@ func connect(t testing.TB) (client, server *secretstream.Stream) {
 		t.Fatal(r.err)
 	}
 	t.Cleanup(func() { client.Close(); r.s.Close() })
-	return client, r.s
+	return client, r.s, r.c
 }
 
 // block is the content of block i of a test core.

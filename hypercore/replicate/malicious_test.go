@@ -1,0 +1,327 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/hypercore/protomux"
+	"github.com/fieldsync/fieldsync/hypercore/secretstream"
+	"github.com/fieldsync/fieldsync/hypercore/wire"
+)
+
+// A scripted peer that holds a real writer's core (so it can make every
+// honest proof) and misbehaves in one way. The reader is a replica that
+// already holds part of the core; after each attack it must have dropped
+// the connection with an error and kept its core exactly as it was.
+
+type attack struct {
+	name string
+	// length the evil peer announces (it may lie).
+	announce func(w *hypercore.Core) uint64
+	// answer builds the reply to a request; raw, if set, is written to
+	// the TCP connection instead (below the encryption).
+	answer func(t *testing.T, w *hypercore.Core, req wire.Request) (reply any, raw []byte)
+	// opener replaces the channel handshake (nil: the right capability).
+	handshake func(h wire.Handshake) wire.Handshake
+	// want is what the reader's Run error must wrap (nil: any error).
+	want error
+}
+
+// honest is the proof an honest peer would send (an empty one if even
+// that fails: the attack goes on regardless).
+func honest(t *testing.T, w *hypercore.Core, req wire.Request) *hypercore.Proof {
+	p, err := w.Proof(req.ProofRequest)
+	if err != nil {
+		return &hypercore.Proof{Fork: req.Fork}
+	}
+	p.Fork = req.Fork
+	return p
+}
+
+func attacks() []attack {
+	// Attacks on the upgrade announce the writer's real length (100);
+	// attacks on blocks announce the length the reader already holds
+	// signed (64), so only block requests are made.
+	full := func(w *hypercore.Core) uint64 { return w.Length() }
+	held := func(w *hypercore.Core) uint64 { return 64 }
+	blockIs := func(req wire.Request) bool { return req.Block != nil }
+	return []attack{
+		{
+			name:     "forged signature",
+			announce: full,
+			answer: func(t *testing.T, w *hypercore.Core, req wire.Request) (any, []byte) {
+				p := honest(t, w, req)
+				if p.Upgrade != nil {
+					p.Upgrade.Signature[len(p.Upgrade.Signature)/2] ^= 1
+				}
+				return wire.Data{Request: req.ID, Proof: *p}, nil
+			},
+			want: hypercore.ErrInvalidSignature,
+		},
+		{
+			name:     "signature of a shorter head",
+			announce: full,
+			answer: func(t *testing.T, w *hypercore.Core, req wire.Request) (any, []byte) {
+				p := honest(t, w, req)
+				if p.Upgrade != nil {
+					p.Upgrade.Signature = shortSig
+				}
+				return wire.Data{Request: req.ID, Proof: *p}, nil
+			},
+			want: hypercore.ErrInvalidSignature,
+		},
+		{
+			name:     "proof for the wrong block",
+			announce: held,
+			answer: func(t *testing.T, w *hypercore.Core, req wire.Request) (any, []byte) {
+				if blockIs(req) {
+					req.Block = &hypercore.BlockRequest{Index: req.Block.Index + 1, Nodes: req.Block.Nodes}
+				}
+				return wire.Data{Request: req.ID, Proof: *honest(t, w, req)}, nil
+			},
+			want: ErrProtocol,
+		},
+		{
+			name:     "other block's bytes under the right index",
+			announce: held,
+			answer: func(t *testing.T, w *hypercore.Core, req wire.Request) (any, []byte) {
+				p := honest(t, w, req)
+				if p.Block != nil {
+					if other, err := w.Get(p.Block.Index + 1); err == nil {
+						p.Block.Value = other
+					}
+				}
+				return wire.Data{Request: req.ID, Proof: *p}, nil
+			},
+			want: hypercore.ErrInvalidProof,
+		},
+		{
+			name:     "tampered sibling node",
+			announce: held,
+			answer: func(t *testing.T, w *hypercore.Core, req wire.Request) (any, []byte) {
+				p := honest(t, w, req)
+				if p.Block != nil && len(p.Block.Nodes) > 0 {
+					p.Block.Nodes[0].Hash[3] ^= 0x40
+				} else if p.Block != nil {
+					p.Block.Value = append([]byte(nil), p.Block.Value...)
+					p.Block.Value[0] ^= 1
+				}
+				return wire.Data{Request: req.ID, Proof: *p}, nil
+			},
+			want: hypercore.ErrInvalidProof,
+		},
+		{
+			name:     "truncated frame",
+			announce: held,
+			answer: func(t *testing.T, w *hypercore.Core, req wire.Request) (any, []byte) {
+				if blockIs(req) {
+					return nil, []byte{0xe8, 0x03, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9} // 1000 bytes promised, 9 sent, then close
+				}
+				return wire.Data{Request: req.ID, Proof: *honest(t, w, req)}, nil
+			},
+		},
+		{
+			name:     "largest length prefix (16 MiB)",
+			announce: held,
+			answer: func(t *testing.T, w *hypercore.Core, req wire.Request) (any, []byte) {
+				if blockIs(req) {
+					return nil, []byte{0xff, 0xff, 0xff} // u24: 16 MiB − 1, past MaxMessageSize
+				}
+				return wire.Data{Request: req.ID, Proof: *honest(t, w, req)}, nil
+			},
+			want: secretstream.ErrFrameTooLarge,
+		},
+		{
+			name:     "garbage after the handshake",
+			announce: held,
+			answer: func(t *testing.T, w *hypercore.Core, req wire.Request) (any, []byte) {
+				g := make([]byte, 200)
+				for i := range g {
+					g[i] = byte(i*7 + 3)
+				}
+				g[0], g[1], g[2] = 197, 0, 0 // a well-formed length: 197 bytes of noise
+				return nil, g
+			},
+			want: secretstream.ErrDecrypt,
+		},
+		{
+			name:     "malformed message",
+			announce: held,
+			answer: func(t *testing.T, w *hypercore.Core, req wire.Request) (any, []byte) {
+				return rawMessage{typ: wire.TypeData, b: []byte{0x01, byte(req.ID), 0x00, 0x05, 0xff}}, nil
+			},
+			want: ErrProtocol,
+		},
+		{
+			name:     "never answers",
+			announce: held,
+			answer: func(t *testing.T, w *hypercore.Core, req wire.Request) (any, []byte) {
+				return nil, nil
+			},
+			want: ErrTimeout,
+		},
+		{
+			name:     "bad capability",
+			announce: full,
+			handshake: func(h wire.Handshake) wire.Handshake {
+				h.Capability[0] ^= 1
+				return h
+			},
+			want: ErrCapability,
+		},
+		{
+			name:     "unrequested upgrade in a block answer",
+			announce: held,
+			answer: func(t *testing.T, w *hypercore.Core, req wire.Request) (any, []byte) {
+				if blockIs(req) {
+					req.Upgrade = &hypercore.UpgradeRequest{Start: 0, Length: w.Length()}
+				}
+				return wire.Data{Request: req.ID, Proof: *honest(t, w, req)}, nil
+			},
+			want: ErrProtocol,
+		},
+	}
+}
+
+var shortSig = make([]byte, 64)
+
+// rawMessage lets an attack send bytes that are not a valid message.
+type rawMessage struct {
+	typ uint64
+	b   []byte
+}
+
+func TestMaliciousPeers(t *testing.T) {
+	for _, a := range attacks() {
+		t.Run(a.name, func(t *testing.T) {
+			// The writer: 64 blocks. The reader holds all 64 signed but only
+			// the first 20 blocks, then the writer grows to 100: an attack
+			// can hit the upgrade (64 → 100) or a block request (20...).
+			w := makeWriter(t, 64, 700, false)
+			dir := filepath.Join(t.TempDir(), "r")
+			res := replicate(t, w, nil, dir, CoreConfig{End: 20})
+			if res.errDown != nil {
+				t.Fatal(res.errDown)
+			}
+			r := res.down.Core()
+			defer r.Close()
+			var more [][]byte
+			for i := 64; i < 100; i++ {
+				more = append(more, block(i, 700))
+			}
+			if _, err := w.Append(more...); err != nil {
+				t.Fatal(err)
+			}
+			before, contig := r.Head(), r.Contiguous()
+
+			err := runAgainstEvil(t, w, r, a)
+			if err == nil {
+				t.Fatal("the reader did not drop the evil peer")
+			}
+			if a.want != nil && !errors.Is(err, a.want) {
+				t.Fatalf("error %v does not wrap %v", err, a.want)
+			}
+			t.Logf("dropped: %v", err)
+			after := r.Head()
+			if after.Length != before.Length || after.TreeHash != before.TreeHash || string(after.Signature) != string(before.Signature) || r.Contiguous() != contig {
+				t.Fatalf("reader core changed: head %d→%d, contiguous %d→%d", before.Length, after.Length, contig, r.Contiguous())
+			}
+			if err := r.Verify(context.Background(), nil); err != nil {
+				t.Fatalf("reader core does not verify after the attack: %v", err)
+			}
+		})
+	}
+}
+
+// runAgainstEvil connects the reader's replica r to an evil peer serving w
+// and returns the reader's Run error.
+func runAgainstEvil(t *testing.T, w, r *hypercore.Core, a attack) error {
+	t.Helper()
+	cs, ss, raw := connectRaw(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	evilDone := make(chan struct{})
+	go func() {
+		defer close(evilDone)
+		evilPeer(t, ctx, ss, raw, w, a)
+	}()
+	defer func() { <-evilDone }()
+	p := NewPeer(cs, Options{RequestTimeout: 500 * time.Millisecond})
+	if _, err := p.Add(CoreConfig{Key: w.Key(), Core: r, Download: true}); err != nil {
+		t.Fatal(err)
+	}
+	err := p.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("the reader was still connected after 20 s (err %v)", err)
+	}
+	return err
+}
+
+func evilPeer(t *testing.T, ctx context.Context, s *secretstream.Stream, raw net.Conn, w *hypercore.Core, a attack) {
+	defer s.Close()
+	m := protomux.New(protomux.Config{})
+	m.Pair(wire.Protocol, nil)
+	dk := w.DiscoveryKey()
+	var ch uint64
+	flush := func() bool { return s.WriteMessages(m.AppendOutput(nil)...) == nil }
+	send := func(msg any) {
+		if rm, ok := msg.(rawMessage); ok {
+			m.Send(ch, rm.typ, rm.b)
+			return
+		}
+		wm := msg.(wire.Message)
+		m.Send(ch, wm.MessageType(), wire.Append(nil, wm))
+	}
+	for ctx.Err() == nil {
+		frame, err := s.ReadMessage()
+		if err != nil {
+			return
+		}
+		if m.Receive(frame) != nil {
+			return
+		}
+		for {
+			ev, ok, err := m.NextEvent()
+			if err != nil || !ok {
+				break
+			}
+			switch ev.Kind {
+			case protomux.EventRemoteOpen:
+				hs := wire.Handshake{Seeks: true, Capability: hypercore.ReplicationCapability(false, w.Key(), s.HandshakeHash())}
+				if a.handshake != nil {
+					hs = a.handshake(hs)
+				}
+				ch, _ = m.Open(protomux.OpenOptions{Protocol: wire.Protocol, ID: dk[:], Handshake: wire.AppendHandshake(nil, hs)})
+			case protomux.EventOpen:
+				n := a.announce(w)
+				send(wire.Sync{Length: n, CanUpgrade: true, Uploading: true, HasManifest: true})
+				send(wire.Range{Start: 0, Length: n})
+			case protomux.EventMessage:
+				msg, err := wire.Decode(ev.Type, ev.Payload)
+				if err != nil {
+					continue
+				}
+				if req, ok := msg.(wire.Request); ok && a.answer != nil {
+					reply, rawBytes := a.answer(t, w, req)
+					if rawBytes != nil {
+						flush()
+						raw.Write(rawBytes)
+						raw.Close()
+						return
+					}
+					if reply != nil {
+						send(reply)
+					}
+				}
+			}
+		}
+		if !flush() {
+			return
+		}
+	}
+}
