@@ -29,7 +29,7 @@ import (
 	hc "github.com/fieldsync/fieldsync/hypercore"
 )
 
-const nodeRecord = 52 // tree record size (storage.go)
+const nodeRecord = 56 // tree record size (storage.go)
 
 // goldenCore is an intact core and everything the tests know about it.
 type goldenCore struct {

@@ -502,7 +502,7 @@ func crashKillRun(t *testing.T, mode hc.SyncMode, kills int, seed uint64) {
 		}
 		if fi, err := os.Stat(filepath.Join(dir, "data")); err == nil && uint64(fi.Size()) > c.Head().ByteLength {
 			st.leftovers++
-		} else if fi, err := os.Stat(filepath.Join(dir, "tree")); err == nil && n > 0 && uint64(fi.Size()) > (2*n-1)*52 {
+		} else if fi, err := os.Stat(filepath.Join(dir, "tree")); err == nil && n > 0 && uint64(fi.Size()) > (2*n-1)*56 {
 			st.leftovers++
 		}
 		if err := c.Verify(context.Background(), nil); err != nil {

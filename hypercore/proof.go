@@ -47,6 +47,35 @@ type BlockProof struct {
 	Index uint64
 	Value []byte
 	Nodes []Node
+
+	pre *prehash // set by Prehash
+}
+
+// prehash is a leaf hash computed ahead of verification, tied to the exact
+// bytes (address and length) it was computed from.
+type prehash struct {
+	hash Hash
+	at   *byte
+	n    int
+}
+
+// Prehash computes the block's leaf hash now, so that VerifyProof does not
+// have to: a receiver can hash blocks on several goroutines as they arrive
+// and still verify them one by one, in order. It must not run concurrently
+// with VerifyProof of the same proof; changing Value afterwards makes
+// VerifyProof hash again.
+func (b *BlockProof) Prehash() {
+	if len(b.Value) > 0 {
+		b.pre = &prehash{hash: LeafHash(b.Value), at: &b.Value[0], n: len(b.Value)}
+	}
+}
+
+// leaf is the block's leaf node, from Prehash when it still applies.
+func (b *BlockProof) leaf() Node {
+	if pre := b.pre; pre != nil && len(b.Value) == pre.n && &b.Value[0] == pre.at {
+		return Node{Index: 2 * b.Index, Size: uint64(pre.n), Hash: pre.hash}
+	}
+	return leafNode(b.Index, b.Value)
 }
 
 // HashProof is tree node Index: the node itself first, then its siblings
@@ -850,7 +879,7 @@ func (pv *proofVerify) untrusted(p *Proof) (u, seekNode *Node, err error) {
 		if p.Block.Index >= proofMaxLength {
 			return nil, nil, errorf(ErrInvalidProof, "block %d is out of range", p.Block.Index)
 		}
-		start, rest = leafNode(p.Block.Index, p.Block.Value), p.Block.Nodes
+		start, rest = p.Block.leaf(), p.Block.Nodes
 	case p.Hash != nil:
 		if p.Hash.Index >= 2*proofMaxLength {
 			return nil, nil, errorf(ErrInvalidProof, "tree node %d is out of range", p.Hash.Index)

@@ -147,6 +147,8 @@ func (c *Core) ApplyUpgrade(vp *VerifiedProof) error {
 	if vp == nil || !vp.Upgraded {
 		return errorf(ErrBadInput, "not an upgrade")
 	}
+	c.store.Lock()
+	defer c.store.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.storeCheck(); err != nil {
@@ -184,19 +186,27 @@ func (c *Core) ApplyUpgrade(vp *VerifiedProof) error {
 // proofs[k].Block.Index must be Contiguous()+k, each verified against the
 // current head. It writes the bytes, the tree nodes the proofs proved, and
 // a head that counts the new blocks (flushed first with SyncAlways).
+//
+// The bytes are written without holding the core's state lock, so reads
+// (Get, StoredNode, Head) go on meanwhile; only the head update takes it.
+// Calls are serialised with each other and with ApplyUpgrade.
 func (c *Core) PutBlocks(proofs []*VerifiedProof) error {
 	if len(proofs) == 0 {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.storeCheck(); err != nil {
+	c.store.Lock()
+	defer c.store.Unlock()
+	c.files.RLock() // the files stay open until we are done
+	defer c.files.RUnlock()
+	c.mu.RLock()
+	err := c.storeCheck()
+	st := c.st
+	c.mu.RUnlock()
+	if err != nil {
 		return err
 	}
-	st := c.st
 	values := make([][]byte, len(proofs))
-	var nodes []Node
-	var aux []uint64
+	var recs []nodeRec
 	off := st.HaveBytes
 	for k, vp := range proofs {
 		if vp == nil || vp.Block == nil {
@@ -213,14 +223,17 @@ func (c *Core) PutBlocks(proofs []*VerifiedProof) error {
 			return errorf(ErrOutOfRange, "block %d of a core of length %d", i, st.Length)
 		}
 		values[k] = vp.Block.Value
-		leaf := Node{Index: 2 * i, Size: uint64(len(vp.Block.Value)), Hash: LeafHash(vp.Block.Value)}
-		nodes, aux = append(nodes, leaf), append(aux, off)
+		leaf, ok := provedLeaf(vp, i)
+		if !ok {
+			leaf = Node{Index: 2 * i, Size: uint64(len(vp.Block.Value)), Hash: LeafHash(vp.Block.Value)}
+		}
+		recs = append(recs, nodeRec{n: leaf, off: off, crc: dataCRC(vp.Block.Value)})
 		off += leaf.Size
 		for _, n := range vp.Nodes {
 			if n.Index%2 == 0 && n.Index <= 2*(st.Have+uint64(len(proofs))-1) {
 				continue // a leaf stored (or about to be) with its offset
 			}
-			nodes, aux = append(nodes, n), append(aux, 0)
+			recs = append(recs, nodeRec{n: n})
 		}
 	}
 	if off > st.ByteLength {
@@ -229,8 +242,16 @@ func (c *Core) PutBlocks(proofs []*VerifiedProof) error {
 	if err := c.writeData(values, st.HaveBytes); err != nil {
 		return fmt.Errorf("store blocks in %s: write data: %w", c.dir, err)
 	}
-	if err := c.writeNodes(dedupeNodes(nodes, aux)); err != nil {
+	if err := c.writeNodes(dedupeNodes(recs)); err != nil {
 		return fmt.Errorf("store blocks in %s: write tree: %w", c.dir, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.storeCheck(); err != nil {
+		return err
+	}
+	if c.st.Seq != st.Seq {
+		return fmt.Errorf("store blocks in %s: the head changed during the write", c.dir)
 	}
 	if err := c.flushData(); err != nil {
 		return err
@@ -248,30 +269,28 @@ func (c *Core) PutBlocks(proofs []*VerifiedProof) error {
 // storeNodes writes proved nodes, skipping leaves below have (stored with
 // their byte offsets already).
 func (c *Core) storeNodes(in []Node, have uint64) error {
-	var nodes []Node
-	var aux []uint64
+	var recs []nodeRec
 	for _, n := range in {
 		if n.Index%2 == 0 && n.Index/2 < have {
 			continue
 		}
-		nodes, aux = append(nodes, n), append(aux, 0)
+		recs = append(recs, nodeRec{n: n})
 	}
-	return c.writeNodes(dedupeNodes(nodes, aux))
+	return c.writeNodes(dedupeNodes(recs))
 }
 
 // dedupeNodes keeps the first record of each node index (leaves carrying
 // an offset come first).
-func dedupeNodes(nodes []Node, aux []uint64) ([]Node, []uint64) {
-	seen := make(map[uint64]bool, len(nodes))
-	on, oa := nodes[:0:0], aux[:0:0]
-	for i, n := range nodes {
-		if seen[n.Index] {
-			continue
+func dedupeNodes(recs []nodeRec) []nodeRec {
+	seen := make(map[uint64]bool, len(recs))
+	out := recs[:0:0]
+	for _, r := range recs {
+		if !seen[r.n.Index] {
+			seen[r.n.Index] = true
+			out = append(out, r)
 		}
-		seen[n.Index] = true
-		on, oa = append(on, n), append(oa, aux[i])
 	}
-	return on, oa
+	return out
 }
 
 // flushData fsyncs data and tree before a head that depends on them.
@@ -315,4 +334,15 @@ func MissingNodes(index uint64, roots []Node, known func(node uint64) bool, lear
 		x = parent(x)
 	}
 	return n, learned
+}
+
+// provedLeaf finds the leaf of block i among a proof's proved nodes (the
+// verifier hashed the block to make it), so it is not hashed again.
+func provedLeaf(vp *VerifiedProof, i uint64) (Node, bool) {
+	for _, n := range vp.Nodes {
+		if n.Index == 2*i {
+			return n, n.Size == uint64(len(vp.Block.Value))
+		}
+	}
+	return Node{}, false
 }

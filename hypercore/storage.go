@@ -22,9 +22,13 @@ import (
 //	header   JSON: format, core key, manifest (hex). Written once, atomically.
 //	secret   the 32-byte signing seed in hex, mode 0600. Absent: read-only.
 //	data     block bytes, back to back; block i starts at its leaf's offset.
-//	tree     one 52-byte record per flat-tree index i, at i*52:
-//	         size u64le ‖ hash[32] ‖ aux u64le ‖ crc32c(u64le(i) ‖ the 48 bytes)
-//	         aux is the block's byte offset in data for leaves, 0 for parents.
+//	tree     one 56-byte record per flat-tree index i, at i*56:
+//	         size u64le ‖ hash[32] ‖ aux u64le ‖ dataCRC u32le ‖
+//	         crc32c(u64le(i) ‖ the 52 bytes before it). For leaves aux is
+//	         the block's byte offset in data and dataCRC the CRC-32C of its
+//	         bytes (a cheap check for serving, where the peer re-hashes
+//	         anyway); both are 0 for parents. An all-zero record is a node
+//	         a replica does not hold.
 //	head     two 4096-byte copies of the signed head, primary then mirror;
 //	         each: magic "hchead02" ‖ seq ‖ length ‖ fork ‖ byteLength ‖
 //	         have ‖ haveBytes ‖ treeHash ‖ u32 sigLen ‖ sig ‖ BLAKE2b-256
@@ -55,9 +59,9 @@ const (
 	headFile   = "head"
 	lockFile   = "lock"
 
-	formatName = "fieldsync-hypercore/1"
+	formatName = "fieldsync-hypercore/2"
 
-	nodeRecordSize = 52
+	nodeRecordSize = 56
 	headSlotSize   = 4096
 	maxSignature   = headSlotSize - 8*7 - 32 - 4 - 32
 )
@@ -155,12 +159,21 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// encodeNode writes the record of n into b (nodeRecordSize bytes).
-func encodeNode(b []byte, n Node, aux uint64) {
-	binary.LittleEndian.PutUint64(b[0:], n.Size)
-	copy(b[8:40], n.Hash[:])
-	binary.LittleEndian.PutUint64(b[40:], aux)
-	binary.LittleEndian.PutUint32(b[48:], nodeCRC(n.Index, b[:48]))
+// nodeRec is a tree record to write: the node, and for a leaf its byte
+// offset in data and the CRC-32C of its bytes.
+type nodeRec struct {
+	n   Node
+	off uint64
+	crc uint32
+}
+
+// encodeNode writes the record of r into b (nodeRecordSize bytes).
+func encodeNode(b []byte, r nodeRec) {
+	binary.LittleEndian.PutUint64(b[0:], r.n.Size)
+	copy(b[8:40], r.n.Hash[:])
+	binary.LittleEndian.PutUint64(b[40:], r.off)
+	binary.LittleEndian.PutUint32(b[48:], r.crc)
+	binary.LittleEndian.PutUint32(b[52:], nodeCRC(r.n.Index, b[:52]))
 }
 
 func nodeCRC(index uint64, body []byte) uint32 {
@@ -170,14 +183,25 @@ func nodeCRC(index uint64, body []byte) uint32 {
 	return crc32.Update(c, castagnoli, body)
 }
 
-// decodeNode reads the record of node index from b, checking its CRC.
-func decodeNode(index uint64, b []byte) (Node, uint64, error) {
-	if binary.LittleEndian.Uint32(b[48:]) != nodeCRC(index, b[:48]) {
-		return Node{}, 0, corruptNode(treeFile, index, "checksum mismatch")
+// dataCRC is the CRC-32C kept in a leaf record.
+func dataCRC(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// decodeNode reads the record of node index from b, checking its CRC; aux
+// is the leaf's data offset.
+func decodeNode(index uint64, b []byte) (n Node, aux uint64, err error) {
+	r, err := decodeRecord(index, b)
+	return r.n, r.off, err
+}
+
+func decodeRecord(index uint64, b []byte) (nodeRec, error) {
+	if binary.LittleEndian.Uint32(b[52:]) != nodeCRC(index, b[:52]) {
+		return nodeRec{}, corruptNode(treeFile, index, "checksum mismatch")
 	}
-	n := Node{Index: index, Size: binary.LittleEndian.Uint64(b)}
-	copy(n.Hash[:], b[8:40])
-	return n, binary.LittleEndian.Uint64(b[40:]), nil
+	r := nodeRec{n: Node{Index: index, Size: binary.LittleEndian.Uint64(b)}}
+	copy(r.n.Hash[:], b[8:40])
+	r.off = binary.LittleEndian.Uint64(b[40:])
+	r.crc = binary.LittleEndian.Uint32(b[48:])
+	return r, nil
 }
 
 // headState is one head slot.

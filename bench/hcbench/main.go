@@ -4,7 +4,8 @@
 //
 //	hcbench append --count 100000 --size 1024 --batch 1 --sync os
 //	hcbench verify-cost --count 100000 --size 1024
-//	hcbench compare --js-dir DIR [--runs 3] [--quick] [--out results.jsonl]
+//	hcbench replicate --pair go-go --count 100000 --size 1024 --fieldsync BIN
+//	hcbench compare --js-dir DIR --fieldsync BIN [--runs 3] [--quick] [--out results.jsonl]
 //
 // append and verify-cost each print exactly one JSON line with the field
 // names of append.mjs / verify-cost.mjs where they overlap, plus impl "go"
@@ -48,6 +49,8 @@ func main() {
 		err = cmdVerifyCost(os.Args[2:])
 	case "compare":
 		err = cmdCompare(os.Args[2:])
+	case "replicate":
+		err = cmdReplicate(os.Args[2:])
 	default:
 		usage()
 	}
@@ -61,7 +64,8 @@ func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
   hcbench append      --count N --size BYTES --batch B --sync os|fsync [--keep]
   hcbench verify-cost --count N --size BYTES [--prep-batch 100] [--no-audit]
-  hcbench compare     --js-dir DIR [--runs 3] [--quick] [--out FILE] [--only a,b] ...`)
+  hcbench replicate   --pair go-go|js-go|go-js|js-js --count N --size BYTES --fieldsync BIN --js-dir DIR
+  hcbench compare     --js-dir DIR --fieldsync BIN [--runs 3] [--quick] [--out FILE] [--only a,b] ...`)
 	os.Exit(2)
 }
 

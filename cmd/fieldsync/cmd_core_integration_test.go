@@ -62,7 +62,7 @@ func TestCoreCommandsReproduceJSVectors(t *testing.T) {
 		Key:          "d8c3a0597903b28d751c6e0b7107775e388ec5a3cf669bdd1e7ec41b8b8f6e72",
 		DiscoveryKey: "fb892b1c77fdcb05dcbd234607208b7036e00a13e7f2cc0bbaa463924e57865a",
 		PublicKey:    "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
-		Length:       1, ByteLength: 5, Fork: 0, Writable: true,
+		Length:       1, ByteLength: 5, Contiguous: 1, Fork: 0, Writable: true,
 	}
 	vec := vectorState(t, "single", 0)
 	want.TreeHash, want.Signature = vec.TreeHash, vec.Signature

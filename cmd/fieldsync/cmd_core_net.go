@@ -148,7 +148,8 @@ type downloadResult struct {
 	Signature    string  `json:"signature"`
 	BlocksSha256 string  `json:"blocksSha256"`
 	Fetched      uint64  `json:"fetched"`
-	Ms           float64 `json:"ms"`
+	Ms           float64 `json:"ms"`           // from connecting to having every block
+	FirstBlockMs float64 `json:"firstBlockMs"` // from connecting to the first verified block (0: none fetched)
 }
 
 func newCoreDownloadCmd(g *globals) *cobra.Command {
@@ -162,7 +163,7 @@ func newCoreDownloadCmd(g *globals) *cobra.Command {
 		Long: `Connect to a Hypercore 11 peer (fieldsync core serve, or any Hypercore
 peer on TCP), download the core with key KEY (64 hex digits) into DIR and
 print one JSON line: {key, discoveryKey, length, byteLength, fork, treeHash,
-signature, blocksSha256, fetched, ms}. Every block is verified against the
+signature, blocksSha256, fetched, ms, firstBlockMs}. Every block is verified against the
 writer's signed Merkle tree before it is stored; a peer that sends anything
 else is dropped and nothing it sent is kept.
 
@@ -293,7 +294,7 @@ func runDownload(ctx context.Context, g *globals, a downloadArgs) error {
 	var rep *replicate.Replication
 	if a.live {
 		cfg.Caught = func(c *hypercore.Core) {
-			res, err := describeDownload(c, &hasher, rep.Stats().BlocksDownloaded, start)
+			res, err := describeDownload(c, &hasher, rep.Stats(), start, time.Now())
 			if err == nil {
 				err = writeJSON(g.stdout, res)
 			}
@@ -312,8 +313,10 @@ func runDownload(ctx context.Context, g *globals, a downloadArgs) error {
 	go func() { runErr <- p.Run(ctx) }()
 	prog := newDownloadProgress(g, rep)
 	defer prog.stop()
+	var finished time.Time
 	select {
 	case <-rep.Done():
+		finished = time.Now()
 	case <-first.Done():
 		if ctx.Err() == nil {
 			p.Close()
@@ -351,7 +354,7 @@ func runDownload(ctx context.Context, g *globals, a downloadArgs) error {
 	if c == nil {
 		return fmt.Errorf("peer has no data for core %x", a.key[:])
 	}
-	res, err := describeDownload(c, &hasher, rep.Stats().BlocksDownloaded, start)
+	res, err := describeDownload(c, &hasher, rep.Stats(), start, finished)
 	if err != nil {
 		return err
 	}
@@ -364,7 +367,7 @@ type blockHasher struct {
 	upTo uint64
 }
 
-func describeDownload(c *hypercore.Core, bh *blockHasher, fetched uint64, start time.Time) (downloadResult, error) {
+func describeDownload(c *hypercore.Core, bh *blockHasher, st replicate.Stats, start, finished time.Time) (downloadResult, error) {
 	if bh.h == nil {
 		bh.h = sha256.New()
 	}
@@ -381,9 +384,16 @@ func describeDownload(c *hypercore.Core, bh *blockHasher, fetched uint64, start 
 		Key: hex.EncodeToString(k[:]), DiscoveryKey: hex.EncodeToString(dk[:]),
 		Length: h.Length, ByteLength: h.ByteLength, Fork: h.Fork,
 		TreeHash: hex.EncodeToString(h.TreeHash[:]), Signature: hex.EncodeToString(h.Signature),
-		BlocksSha256: hex.EncodeToString(bh.h.Sum(nil)), Fetched: fetched,
-		Ms: float64(time.Since(start).Microseconds()) / 1000,
+		BlocksSha256: hex.EncodeToString(bh.h.Sum(nil)), Fetched: st.BlocksDownloaded,
+		Ms: msSince(start, finished), FirstBlockMs: msSince(start, st.FirstBlock),
 	}, nil
+}
+
+func msSince(start, t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.Sub(start).Microseconds()) / 1000
 }
 
 // downloadProgress draws a progress bar on a terminal while a download runs.

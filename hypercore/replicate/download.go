@@ -22,6 +22,9 @@ func (r *Replication) advance() error {
 	if !r.opened {
 		return nil
 	}
+	if err := r.storeResult(false); err != nil {
+		return err
+	}
 	if r.cfg.Download && r.rSynced {
 		if err := r.drain(); err != nil {
 			return err
@@ -77,12 +80,13 @@ func (r *Replication) requestMore() error {
 		end = r.cfg.End
 	}
 	end = min(end, r.rContig)
-	if r.next >= end || len(r.order) >= r.p.opts.MaxInflight {
+	window := r.window()
+	if r.next >= end || len(r.order) >= window {
 		return nil
 	}
 	r.p.mux.Cork()
 	defer r.p.mux.Uncork()
-	for r.next < end && len(r.order) < r.p.opts.MaxInflight {
+	for r.next < end && len(r.order) < window {
 		req := &request{id: r.newID(), index: r.next, block: true, sent: time.Now()}
 		nodes, learned := hypercore.MissingNodes(r.next, r.state.Roots, r.known, nil)
 		req.learned = learned
@@ -102,6 +106,20 @@ func (r *Replication) requestMore() error {
 	return nil
 }
 
+// maxInflightBytes bounds the data of the block requests in flight (by the
+// core's mean block size), so big blocks do not pile up in memory.
+const maxInflightBytes = 16 << 20
+
+// window is how many block requests may be in flight.
+func (r *Replication) window() int {
+	w := r.p.opts.MaxInflight
+	if h := r.core.Head(); h.Length > 0 {
+		mean := h.ByteLength/h.Length + 1
+		w = min(w, max(16, int(maxInflightBytes/mean)))
+	}
+	return w
+}
+
 func (r *Replication) newID() uint64 {
 	r.nextID++
 	return r.nextID
@@ -116,6 +134,9 @@ func (r *Replication) known(i uint64) bool {
 	if _, ok := r.overlay[i]; ok {
 		return true
 	}
+	if _, ok := r.storing[i]; ok {
+		return true
+	}
 	_, ok, err := r.core.StoredNode(i)
 	return ok && err == nil
 }
@@ -124,6 +145,9 @@ func (r *Replication) known(i uint64) bool {
 // written, then on disk.
 func (r *Replication) stored(i uint64) (hypercore.Node, bool, error) {
 	if n, ok := r.overlay[i]; ok {
+		return n, true, nil
+	}
+	if n, ok := r.storing[i]; ok {
 		return n, true, nil
 	}
 	if r.core == nil {
@@ -152,8 +176,20 @@ func (r *Replication) onData(d *wire.Data) error {
 		return r.protocolError("answer to the request for block %d does not carry that block", req.index)
 	}
 	req.data = d
+	if len(d.Block.Value) >= prehashMin {
+		req.hashed = make(chan struct{})
+		select {
+		case r.p.hashq <- req:
+		default: // all hashers busy: verify hashes it
+			req.hashed = nil
+		}
+	}
 	return r.drain()
 }
+
+// prehashMin is the block size from which blocks are hashed on the
+// hashing goroutines (below it a hand-off costs about as much as the hash).
+const prehashMin = 16 << 10
 
 // drain verifies the answers at the head of the request order.
 func (r *Replication) drain() error {
@@ -161,6 +197,9 @@ func (r *Replication) drain() error {
 		req := r.order[0]
 		r.order[0] = nil
 		r.order = r.order[1:]
+		if req.hashed != nil {
+			<-req.hashed
+		}
 		vp, err := hypercore.VerifyProof(r.v, r.state, r.stored, &req.data.Proof)
 		if err != nil {
 			return fmt.Errorf("%w: core %x: block %d: %w", ErrProtocol, r.cfg.Key[:4], req.index, err)
@@ -176,6 +215,9 @@ func (r *Replication) drain() error {
 		r.puts = append(r.puts, vp)
 		r.putBytes += len(vp.Block.Value)
 		r.mu.Lock()
+		if r.stats.BlocksDownloaded == 0 {
+			r.stats.FirstBlock = time.Now()
+		}
 		r.stats.BlocksDownloaded++
 		r.stats.BytesDownloaded += uint64(len(vp.Block.Value))
 		r.mu.Unlock()
@@ -188,19 +230,62 @@ func (r *Replication) drain() error {
 	return nil
 }
 
-// flushPuts writes the verified blocks and a head that counts them.
+// flushPuts hands the verified blocks to a storage goroutine, which writes
+// them and a head that counts them while this one goes on verifying. One
+// batch is written at a time; their nodes stay visible (storing) until it
+// is on disk.
 func (r *Replication) flushPuts() error {
 	r.lastPut = time.Now()
 	if len(r.puts) == 0 || r.core == nil {
 		return nil
 	}
-	if err := r.core.PutBlocks(r.puts); err != nil {
+	if err := r.storeResult(true); err != nil {
+		return err
+	}
+	batch := r.puts
+	r.puts, r.putBytes = nil, 0
+	r.overlay, r.storing = r.storing, r.overlay
+	clear(r.overlay)
+	done := make(chan error, 1)
+	r.stored1 = done
+	core := r.core
+	go func() {
+		done <- core.PutBlocks(batch)
+		r.p.wake()
+	}()
+	return nil
+}
+
+// storeResult collects the storage goroutine's result, waiting for it if
+// wait is set.
+func (r *Replication) storeResult(wait bool) error {
+	if r.stored1 == nil {
+		return nil
+	}
+	var err error
+	if wait {
+		err = <-r.stored1
+	} else {
+		select {
+		case err = <-r.stored1:
+		default:
+			return nil
+		}
+	}
+	r.stored1 = nil
+	clear(r.storing)
+	if err != nil {
 		return r.errorf("store blocks: %w", err)
 	}
-	clear(r.puts)
-	r.puts, r.putBytes = r.puts[:0], 0
-	clear(r.overlay)
 	return nil
+}
+
+// settle writes every verified block and waits until it is on disk.
+func (r *Replication) settle() error {
+	if err := r.flushPuts(); err != nil {
+		return err
+	}
+	return r.storeResult(true)
 }
 
 func (r *Replication) onUpgradeData(d *wire.Data) error {
@@ -243,7 +328,7 @@ func (r *Replication) onUpgradeData(d *wire.Data) error {
 	if !vp.Upgraded {
 		return nil
 	}
-	if err := r.flushPuts(); err != nil {
+	if err := r.settle(); err != nil {
 		return err
 	}
 	if err := r.core.ApplyUpgrade(vp); err != nil {
@@ -343,7 +428,7 @@ func (r *Replication) checkCaught() {
 		r.markDone() // the peer has nothing, not even a manifest: no copy to make
 		return
 	}
-	if r.core == nil || r.upgrade != nil || len(r.order) > 0 || len(r.puts) > 0 {
+	if r.core == nil || r.upgrade != nil || len(r.order) > 0 || len(r.puts) > 0 || r.stored1 != nil {
 		return
 	}
 	length, fork := r.localHead()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"time"
 
@@ -59,6 +60,9 @@ func (o *Options) fill() {
 	}
 }
 
+// maxBatch is the size at which a batch frame is cut.
+const maxBatch = 256 << 10
+
 // MaxMessageSize is the largest message a Peer accepts: a block of
 // hypercore.MaxBlockSize with its proof, with room to spare. Use it as the
 // secret stream's Config.MaxMessageSize.
@@ -82,16 +86,21 @@ type Peer struct {
 	byChan  map[uint64]*Replication
 	all     []*Replication
 	scratch []byte
+	out     [][]byte
 	w       *writer
+	hashq   chan *request // big blocks to hash ahead of verification
 }
 
 // NewPeer returns a Peer for an established secret stream.
 func NewPeer(s *secretstream.Stream, opts Options) *Peer {
 	opts.fill()
 	return &Peer{
-		s:       s,
-		opts:    opts,
-		mux:     protomux.New(protomux.Config{}),
+		s:    s,
+		opts: opts,
+		// Batches are cut at 256 KiB: large blocks then leave (and can be
+		// verified at the other end) a few at a time instead of in 8 MiB
+		// frames that stall the pipeline.
+		mux:     protomux.New(protomux.Config{MaxBatch: maxBatch}),
 		poke:    make(chan struct{}, 1),
 		closeCh: make(chan struct{}),
 		byDKey:  map[hypercore.Hash]*Replication{},
@@ -177,12 +186,29 @@ func (p *Peer) Run(ctx context.Context) (err error) {
 		p.s.Close()
 		p.w.close()
 		for _, r := range p.all {
+			// A batch being written was verified: let it land, so that
+			// nothing writes to the core after Run returns.
+			if serr := r.storeResult(true); serr != nil && err == nil {
+				err = serr
+			}
 			r.finish(err)
 		}
 		p.mu.Lock()
 		p.closed = true
 		p.mu.Unlock()
 	}()
+	// Large blocks are hashed as they arrive, on every CPU, then verified
+	// in order on this goroutine.
+	p.hashq = make(chan *request, 64)
+	defer close(p.hashq)
+	for range runtime.GOMAXPROCS(0) {
+		go func(q <-chan *request) {
+			for req := range q {
+				req.data.Block.Prehash()
+				close(req.hashed)
+			}
+		}(p.hashq)
+	}
 	p.mux.Pair(wire.Protocol, nil)
 	p.mux.Pair(wire.ProtocolAlias, nil)
 	tick := time.NewTicker(p.opts.Poll)
@@ -235,10 +261,10 @@ func (p *Peer) remoteClosed() error {
 // shutdown closes the channels, flushes what is queued and ends.
 func (p *Peer) shutdown() error {
 	for _, r := range p.all {
+		if err := r.settle(); err != nil {
+			return err
+		}
 		if r.opened || r.ch != 0 {
-			if err := r.flushPuts(); err != nil {
-				return err
-			}
 			p.mux.Close(r.ch)
 		}
 	}
@@ -311,6 +337,13 @@ func (p *Peer) receive(frame []byte) error {
 		}
 		if err := p.event(ev); err != nil {
 			return err
+		}
+		// Hand finished frames to the writer as they are made, so that
+		// answers to a long batch of requests start leaving at once.
+		p.out = p.mux.AppendOutput(p.out[:0])
+		if len(p.out) > 0 {
+			p.w.enqueue(p.out)
+			clear(p.out)
 		}
 	}
 }

@@ -42,6 +42,7 @@ type Stats struct {
 	BlocksUploaded, BytesUploaded     uint64
 	Upgrades                          uint64
 	RemoteLength                      uint64
+	FirstBlock                        time.Time // when the first block was verified (zero: none yet)
 }
 
 // Replication is one core on one connection.
@@ -82,7 +83,9 @@ type Replication struct {
 	upgrade   *request
 	upBlocked bool // the peer could not upgrade us; wait for its next sync
 	predicted map[uint64]int
-	overlay   map[uint64]hypercore.Node
+	overlay   map[uint64]hypercore.Node // verified, not yet handed to storage
+	storing   map[uint64]hypercore.Node // being written by the storage goroutine
+	stored1   chan error                // its result (nil channel: nothing being written)
 	puts      []*hypercore.VerifiedProof
 	putBytes  int
 	lastPut   time.Time
@@ -100,6 +103,7 @@ type request struct {
 	sent    time.Time
 	learned []uint64
 	data    *wire.Data
+	hashed  chan struct{} // closed when data's block was prehashed (nil: not sent to be)
 }
 
 func newReplication(p *Peer, cfg CoreConfig) *Replication {
@@ -109,6 +113,7 @@ func newReplication(p *Peer, cfg CoreConfig) *Replication {
 		inflight:    map[uint64]*request{},
 		predicted:   map[uint64]int{},
 		overlay:     map[uint64]hypercore.Node{},
+		storing:     map[uint64]hypercore.Node{},
 		upgradeable: map[[2]uint64]bool{},
 	}
 	if cfg.Core != nil {
