@@ -168,7 +168,7 @@ type goDownload struct {
 	Ms           float64 `json:"ms"`
 }
 
-var goDownloadFields = []string{"key", "discoveryKey", "length", "byteLength", "fork", "treeHash", "signature", "blocksSha256", "fetched", "ms"}
+var goDownloadFields = []string{"key", "discoveryKey", "length", "byteLength", "fork", "treeHash", "signature", "blocksSha256", "fetched", "ms", "firstBlockMs"}
 
 // jsDownload is the JSON line of `peer.mjs download`.
 type jsDownload struct {
