@@ -229,3 +229,138 @@ func TestResumeFetchesOnlyMissing(t *testing.T) {
 	}
 	sameBlocks(t, src, dst, 1000)
 }
+
+// TestManyCoresOneConnection: three cores replicate over one connection,
+// in both directions at once (each side writes one core and reads the
+// other side's), and a core only one side has is refused, not fatal.
+func TestManyCoresOneConnection(t *testing.T) {
+	a1 := makeWriterSeed(t, 300, 1000, 1)
+	a2 := makeWriterSeed(t, 20, 70000, 2)
+	b1 := makeWriterSeed(t, 150, 10, 3)
+	only := makeWriterSeed(t, 5, 5, 4) // B serves it, A never asks
+	cs, ss := connect(t)
+	pa, pb := NewPeer(cs, Options{}), NewPeer(ss, Options{})
+	tmp := t.TempDir()
+	add := func(p *Peer, cfg CoreConfig) *Replication {
+		t.Helper()
+		r, err := p.Add(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	replica := func(name string, key hypercore.Hash) func(*hypercore.Manifest) (*hypercore.Core, error) {
+		return func(m *hypercore.Manifest) (*hypercore.Core, error) {
+			return hypercore.CreateReplica(filepath.Join(tmp, name), key, m, hypercore.SyncNone)
+		}
+	}
+	add(pa, CoreConfig{Key: a1.Key(), Core: a1, Upload: true})
+	add(pa, CoreConfig{Key: a2.Key(), Core: a2, Upload: true})
+	gotB1 := add(pa, CoreConfig{Key: b1.Key(), Create: replica("b1", b1.Key()), Download: true})
+	add(pb, CoreConfig{Key: b1.Key(), Core: b1, Upload: true})
+	add(pb, CoreConfig{Key: only.Key(), Core: only, Upload: true})
+	gotA1 := add(pb, CoreConfig{Key: a1.Key(), Create: replica("a1", a1.Key()), Download: true})
+	gotA2 := add(pb, CoreConfig{Key: a2.Key(), Create: replica("a2", a2.Key()), Download: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ea, eb := make(chan error, 1), make(chan error, 1)
+	go func() { ea <- pa.Run(ctx) }()
+	go func() { eb <- pb.Run(ctx) }()
+	for _, r := range []*Replication{gotB1, gotA1, gotA2} {
+		select {
+		case <-r.Done():
+		case <-ctx.Done():
+			t.Fatal("timed out")
+		}
+		if r.Err() != nil {
+			t.Fatal(r.Err())
+		}
+	}
+	pa.Close()
+	pb.Close()
+	if err := <-ea; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-eb; err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		src *hypercore.Core
+		r   *Replication
+	}{{b1, gotB1}, {a1, gotA1}, {a2, gotA2}} {
+		dst := c.r.Core()
+		sameBlocks(t, c.src, dst, c.src.Length())
+		if dst.Head().TreeHash != c.src.Head().TreeHash {
+			t.Fatal("tree hash differs")
+		}
+		dst.Close()
+	}
+}
+
+func makeWriterSeed(t testing.TB, n, size int, seed byte) *hypercore.Core {
+	t.Helper()
+	c, err := hypercore.Create(filepath.Join(t.TempDir(), "w"), hypercore.CreateOptions{Seed: bytes.Repeat([]byte{seed}, 32), Sync: hypercore.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	for i := range n {
+		if _, err := c.Append(block(i+int(seed)*1000, size)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// TestLiveAppendsReachConnectedPeer: appends made while connected reach
+// the reader over the same connection, each announced length in turn.
+func TestLiveAppendsReachConnectedPeer(t *testing.T) {
+	src := makeWriterSeed(t, 3, 100, 5)
+	cs, ss := connect(t)
+	up, down := NewPeer(ss, Options{Poll: 10 * time.Millisecond}), NewPeer(cs, Options{})
+	if _, err := up.Add(CoreConfig{Key: src.Key(), Core: src, Upload: true, Live: true}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "r")
+	caught := make(chan uint64, 100)
+	rd, err := down.Add(CoreConfig{Key: src.Key(), Download: true, Live: true,
+		Create: func(m *hypercore.Manifest) (*hypercore.Core, error) {
+			return hypercore.CreateReplica(dir, src.Key(), m, hypercore.SyncNone)
+		},
+		Caught: func(c *hypercore.Core) { caught <- c.Contiguous() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go up.Run(ctx)
+	done := make(chan error, 1)
+	go func() { done <- down.Run(ctx) }()
+	want := uint64(3)
+	for want <= 40 {
+		select {
+		case got := <-caught:
+			if got != want {
+				t.Fatalf("caught up at %d, want %d", got, want)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no catch-up at length %d", want)
+		}
+		if _, err := src.Append(block(int(want), 100)); err != nil {
+			t.Fatal(err)
+		}
+		up.Notify()
+		want++
+	}
+	select {
+	case <-rd.Done():
+		t.Fatal("a live download reported Done")
+	default:
+	}
+	down.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	sameBlocks(t, src, rd.Core(), 40) // the 41st was appended after the last catch-up
+	rd.Core().Close()
+}
