@@ -57,6 +57,9 @@ if [[ -z "$js_dir" ]]; then
 	js_dir="$work/js"
 	mkdir -p "$js_dir"
 	cp "$here"/js/package.json "$here"/js/*.mjs "$js_dir"/
+	# peer.mjs (the interop peer) runs the JS side of the mixed replication
+	# pairs; its imports are all dependencies of bench/js.
+	cp "$repo"/interop/jsref/peer.mjs "$js_dir"/
 	echo "hypercore.sh: installing the JS reference in $js_dir" >&2
 	if [[ -f "$here/js/package-lock.json" ]]; then
 		cp "$here/js/package-lock.json" "$js_dir"/
@@ -65,6 +68,7 @@ if [[ -z "$js_dir" ]]; then
 		(cd "$js_dir" && npm install --no-audit --no-fund --loglevel=error) >&2
 	fi
 fi
+[[ -f "$js_dir/peer.mjs" ]] || cp "$repo"/interop/jsref/peer.mjs "$js_dir"/
 [[ -f "$js_dir/append.mjs" && -d "$js_dir/node_modules/hypercore" ]] || {
 	echo "hypercore.sh: $js_dir has no installed JS bench scripts" >&2
 	exit 1
@@ -72,11 +76,11 @@ fi
 
 # Record which Go code is measured (+dirty: uncommitted changes in hypercore/).
 rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [[ -n "$(git -C "$repo" status --porcelain --untracked-files=no -- hypercore go.mod go.sum 2>/dev/null)" ]]; then
+if [[ -n "$(git -C "$repo" status --porcelain --untracked-files=no -- hypercore cmd go.mod go.sum 2>/dev/null)" ]]; then
 	rev="$rev+dirty"
 fi
 echo "hypercore.sh: building hcbench ($rev)" >&2
-(cd "$repo" && go build -o "$work/hcbench" ./bench/hcbench)
+(cd "$repo" && go build -o "$work/hcbench" ./bench/hcbench && go build -o "$work/fieldsync" ./cmd/fieldsync)
 
 if [[ -z "$out" ]]; then
 	mkdir -p "$here/results"
@@ -84,4 +88,4 @@ if [[ -z "$out" ]]; then
 fi
 mkdir -p "$(dirname "$out")"
 
-"$work/hcbench" compare --js-dir "$js_dir" --node "$node" --go-rev "$rev" --out "$out" ${pass[@]+"${pass[@]}"}
+"$work/hcbench" compare --js-dir "$js_dir" --node "$node" --go-rev "$rev" --fieldsync "$work/fieldsync" --out "$out" ${pass[@]+"${pass[@]}"}

@@ -29,7 +29,7 @@ import (
 // benchCase is one workload, run by every variant.
 type benchCase struct {
 	name        string
-	kind        string // "append" or "verify-cost"
+	kind        string // "append", "verify-cost" or "replicate"
 	count, size int
 	batch       int
 }
@@ -38,6 +38,8 @@ func (c benchCase) jsArgs(dir string) []string {
 	switch c.kind {
 	case "append":
 		return []string{filepath.Join(dir, "append.mjs"), "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size), "--batch", strconv.Itoa(c.batch)}
+	case "replicate":
+		return []string{filepath.Join(dir, "replicate-tcp.mjs"), "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size)}
 	default:
 		return []string{filepath.Join(dir, "verify-cost.mjs"), "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size)}
 	}
@@ -52,25 +54,39 @@ func (c benchCase) goArgs(durability string) []string {
 	}
 }
 
-// variant is who runs a case: JS, Go without fsync, Go with fsync.
-type variant struct{ impl, durability string }
+// variant is who runs a case: JS, Go without fsync, Go with fsync; for
+// replication, pair names the writer and reader ("go-js": a Go writer
+// serving a JS reader), run by `hcbench replicate`.
+type variant struct{ impl, durability, pair string }
 
 func (v variant) label() string {
-	if v.impl == "js" {
+	switch {
+	case v.pair == "go-go":
+		return "go-os" // the Go column of the main table
+	case v.pair != "":
+		return v.pair
+	case v.impl == "js":
 		return "js"
 	}
 	return "go-" + v.durability
 }
 
 var (
-	vJS      = variant{"js", "os"}
-	vGoOS    = variant{"go", "os"}
-	vGoFsync = variant{"go", "fsync"}
+	vJS      = variant{"js", "os", ""}
+	vGoOS    = variant{"go", "os", ""}
+	vGoFsync = variant{"go", "fsync", ""}
+	// Replication pairs besides the JS reference (replicate-tcp.mjs):
+	// Go→Go, the two mixed pairs, and peer.mjs on both sides (the same
+	// JS stack as replicate-tcp.mjs, through the interop harness).
+	vPairs = []variant{{"go", "os", "go-go"}, {"mixed", "os", "js-go"}, {"mixed", "os", "go-js"}, {"js", "os", "js-js"}}
 )
 
 // variants of a case. Reads do not depend on the durability of the
 // appends, so verify-cost runs once per implementation.
 func (c benchCase) variants(skipFsync bool) []variant {
+	if c.kind == "replicate" {
+		return append([]variant{vJS}, vPairs...)
+	}
 	if c.kind == "append" && !skipFsync {
 		return []variant{vJS, vGoOS, vGoFsync}
 	}
@@ -98,6 +114,8 @@ func cases(quick bool) []benchCase {
 		{"append-64k-single", "append", 10000 / k, 65536, 1},
 		{"append-64k-batch100", "append", 10000 / k, 65536, 100},
 		{"verify-cost-1k", "verify-cost", 100000 / k, 1024, 0},
+		{"replicate-1k", "replicate", 100000 / k, 1024, 0},
+		{"replicate-64k", "replicate", 10000 / k, 65536, 0},
 	}
 }
 
@@ -110,10 +128,15 @@ var figures = []figure{
 	{caseName: "verify-cost-1k", field: "get_seq_blocks_per_s", label: "sequential get 1 KiB (blocks/s)"},
 	{caseName: "verify-cost-1k", field: "open_plus_get_seq_s", label: "cold open + sequential get of all (s, lower is better)", lowerIs: true},
 	{caseName: "verify-cost-1k", field: "audit_blocks_per_s", label: "full verify / audit 1 KiB (blocks/s)", absMin: 250000},
+	{caseName: "replicate-1k", field: "blocks_per_s", label: "replicate 1 KiB over TCP, Go→Go vs JS→JS (blocks/s)", ratioMin: 10},
+	{caseName: "replicate-1k", field: "time_to_first_block_s", label: "time to first block (s, lower is better)", lowerIs: true},
+	{caseName: "replicate-64k", field: "mb_per_s", label: "replicate 64 KiB over TCP, Go→Go vs JS→JS (MB/s)", ratioMin: 4},
+	{caseName: "replicate-64k", field: "time_to_first_block_s", label: "time to first block (s, lower is better)", lowerIs: true},
 }
 
 type harness struct {
 	jsDir, self, node string
+	fieldsync         string // the fieldsync binary (replication pairs)
 	quietWait         time.Duration
 	quietBusy         float64
 	maxForeign        float64
@@ -142,6 +165,7 @@ func cmdCompare(args []string) error {
 	deadline := fl.Float64("deadline", 3600, "seconds after which the harness stops waiting and retrying")
 	timeout := fl.Float64("timeout", 1200, "seconds before one run is killed")
 	goRev := fl.String("go-rev", "", "revision of the Go code under test, recorded in the results")
+	fieldsync := fl.String("fieldsync", "", "fieldsync binary, for the replication cases")
 	fl.Parse(args)
 	if *jsDir == "" {
 		return errors.New("--js-dir is required")
@@ -169,13 +193,18 @@ func cmdCompare(args []string) error {
 	if len(sel) == 0 {
 		return fmt.Errorf("no case selected by --only %q", *only)
 	}
+	for _, c := range sel {
+		if c.kind == "replicate" && *fieldsync == "" {
+			return fmt.Errorf("case %s needs --fieldsync", c.name)
+		}
+	}
 	out, err := os.Create(*outPath)
 	if err != nil {
 		return err
 	}
 	defer out.Close()
 	h := &harness{
-		jsDir: *jsDir, self: self, node: *node,
+		jsDir: *jsDir, self: self, node: *node, fieldsync: *fieldsync,
 		quietWait:  time.Duration(*quietWait * float64(time.Second)),
 		quietBusy:  *quietBusy,
 		maxForeign: *maxForeign,
@@ -291,10 +320,14 @@ func (h *harness) runOnce(c benchCase, v variant) (map[string]any, error) {
 	var cmd *exec.Cmd
 	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
 	defer cancel()
-	if v.impl == "js" {
+	switch {
+	case v.pair != "":
+		cmd = exec.CommandContext(ctx, h.self, "replicate", "--pair", v.pair, "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size),
+			"--fieldsync", h.fieldsync, "--js-dir", h.jsDir, "--node", h.node)
+	case v.impl == "js":
 		cmd = exec.CommandContext(ctx, h.node, c.jsArgs(h.jsDir)...)
 		cmd.Dir = h.jsDir
-	} else {
+	default:
 		cmd = exec.CommandContext(ctx, h.self, c.goArgs(v.durability)...)
 	}
 	var stdout strings.Builder
@@ -587,23 +620,24 @@ func renderTable(sel []benchCase, results map[string]map[string][]map[string]any
 			}
 		}
 		fsyncCell, fsyncRatio := cell(gfs, gfsOK), rcell(gfs, gfsOK)
-		if !gfsOK && (skipFsync || strings.HasPrefix(f.caseName, "verify")) {
+		if !gfsOK && (skipFsync || strings.HasPrefix(f.caseName, "verify") || strings.HasPrefix(f.caseName, "replicate")) {
 			fsyncCell, fsyncRatio = "n/a", "n/a"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			f.caseName, f.label, cell(js, jsOK), cell(gos, gosOK), fsyncCell, rcell(gos, gosOK), fsyncRatio, target, met)
-		for _, vl := range []string{"js", "go-os", "go-fsync"} {
+		for _, vl := range allLabels {
 			if s, ok := summarize(rs[vl], f.field); ok {
 				fmt.Fprintf(&detail, "| %s | %s | %s | %s | %s | %s | %d | %d |\n", f.caseName, f.field, vl, fmtNum(s.median), fmtNum(s.min), fmtNum(s.max), s.n, s.contaminated)
 			}
 		}
 	}
+	b.WriteString(pairsTable(sel, results))
 	b.WriteString("\nMedian, min and max of every figure:\n")
 	b.WriteString(detail.String())
 	// foreign CPU per run, for judging the figures
 	b.WriteString("\nForeign CPU share per run (other processes' CPU / (wall × nproc)); runs above the limit were retried, the cleanest kept:\n\n")
 	for _, c := range sel {
-		for _, vl := range []string{"js", "go-os", "go-fsync"} {
+		for _, vl := range allLabels {
 			rows := results[c.name][vl]
 			if len(rows) == 0 {
 				continue
@@ -623,4 +657,61 @@ func yesNo(ok bool) string {
 		return "yes"
 	}
 	return "**no**"
+}
+
+// allLabels are the variant labels, in table order.
+var allLabels = []string{"js", "go-os", "go-fsync", "js-go", "go-js", "js-js"}
+
+// pairsTable is the replication section: every writer→reader pair.
+func pairsTable(sel []benchCase, results map[string]map[string][]map[string]any) string {
+	var b strings.Builder
+	for _, c := range sel {
+		if c.kind != "replicate" {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("\nReplication over TCP on 127.0.0.1, every writer→reader pair (medians). JS→JS (ref) is replicate-tcp.mjs from shared/bench-js; the other rows run `fieldsync core serve` / `core download --durability os` and `peer.mjs serve` / `peer.mjs download` as separate processes (`hcbench replicate`). Times run from connecting to holding every block verified. Reader CPU of the CLI/peer.mjs rows also counts process start and re-reading every block to print blocksSha256; writer CPU is given where the writer only served (JS writers prepare their blocks in the same process).\n\n")
+			b.WriteString("| case | writer→reader | blocks/s | MB/s | first block (s) | reader CPU (s) | writer CPU (s) | × JS→JS (ref) |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+		}
+		ref, refOK := summarize(results[c.name]["js"], "blocks_per_s")
+		for _, row := range []struct{ label, name string }{{"js", "JS→JS (ref)"}, {"go-os", "Go→Go"}, {"js-go", "JS→Go"}, {"go-js", "Go→JS"}, {"js-js", "JS→JS (peer.mjs)"}} {
+			rs := results[c.name][row.label]
+			if len(rs) == 0 {
+				continue
+			}
+			cell := func(field string) string {
+				if st, ok := summarize(rs, field); ok {
+					return fmtNum(st.median)
+				}
+				return "—"
+			}
+			readerCPU, writerCPU := cell("reader_cpu_s"), cell("writer_cpu_s")
+			if row.label == "js" {
+				readerCPU = sumCell(rs, "reader_cpu_user_s", "reader_cpu_sys_s")
+				writerCPU = sumCell(rs, "writer_cpu_user_s", "writer_cpu_sys_s")
+			}
+			ratio := "—"
+			if bps, ok := summarize(rs, "blocks_per_s"); ok && refOK && ref.median > 0 {
+				ratio = fmt.Sprintf("%.2f×", bps.median/ref.median)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", c.name, row.name, cell("blocks_per_s"), cell("mb_per_s"), cell("time_to_first_block_s"), readerCPU, writerCPU, ratio)
+		}
+	}
+	return b.String()
+}
+
+// sumCell is the median over runs of a+b.
+func sumCell(rows []map[string]any, a, b string) string {
+	var sums []map[string]any
+	for _, r := range rows {
+		x, ok1 := r[a].(float64)
+		y, ok2 := r[b].(float64)
+		if ok1 && ok2 {
+			sums = append(sums, map[string]any{"v": x + y, "foreign_frac": r["foreign_frac"], "contaminated": r["contaminated"]})
+		}
+	}
+	if st, ok := summarize(sums, "v"); ok {
+		return fmtNum(st.median)
+	}
+	return "—"
 }
