@@ -134,7 +134,7 @@ func (r *Replication) known(i uint64) bool {
 	if _, ok := r.overlay[i]; ok {
 		return true
 	}
-	if _, ok := r.storing[i]; ok {
+	if _, ok := r.inStore(i); ok {
 		return true
 	}
 	_, ok, err := r.core.StoredNode(i)
@@ -147,7 +147,7 @@ func (r *Replication) stored(i uint64) (hypercore.Node, bool, error) {
 	if n, ok := r.overlay[i]; ok {
 		return n, true, nil
 	}
-	if n, ok := r.storing[i]; ok {
+	if n, ok := r.inStore(i); ok {
 		return n, true, nil
 	}
 	if r.core == nil {
@@ -230,54 +230,116 @@ func (r *Replication) drain() error {
 	return nil
 }
 
-// flushPuts hands the verified blocks to a storage goroutine, which writes
-// them and a head that counts them while this one goes on verifying. One
-// batch is written at a time; their nodes stay visible (storing) until it
-// is on disk.
+// storeBatch is verified blocks handed to the storage goroutine, with the
+// tree nodes they proved (looked up here until they are on disk).
+type storeBatch struct {
+	proofs []*hypercore.VerifiedProof
+	nodes  map[uint64]hypercore.Node
+	done   chan error
+}
+
+// maxStoreBatches bounds the batches queued for storage (memory: each is
+// at most maxPutBytes).
+const maxStoreBatches = 3
+
+// inStore finds a node of a batch not yet on disk.
+func (r *Replication) inStore(i uint64) (hypercore.Node, bool) {
+	for k := len(r.storeQ) - 1; k >= 0; k-- {
+		if n, ok := r.storeQ[k].nodes[i]; ok {
+			return n, true
+		}
+	}
+	return hypercore.Node{}, false
+}
+
+// flushPuts hands the verified blocks to the storage goroutine, which
+// writes each batch and a head that counts it, in order, while this one
+// goes on verifying.
 func (r *Replication) flushPuts() error {
 	r.lastPut = time.Now()
 	if len(r.puts) == 0 || r.core == nil {
 		return nil
 	}
-	if err := r.storeResult(true); err != nil {
-		return err
+	for len(r.storeQ) >= maxStoreBatches {
+		if err := r.collectStore(true); err != nil {
+			return err
+		}
 	}
-	batch := r.puts
+	if r.storeCh == nil {
+		r.storeCh = make(chan *storeBatch, maxStoreBatches)
+		go func(core *hypercore.Core, q <-chan *storeBatch) {
+			for b := range q {
+				b.done <- core.PutBlocks(b.proofs)
+				r.p.wake()
+			}
+		}(r.core, r.storeCh)
+	}
+	b := &storeBatch{proofs: r.puts, nodes: r.overlay, done: make(chan error, 1)}
 	r.puts, r.putBytes = nil, 0
-	r.overlay, r.storing = r.storing, r.overlay
-	clear(r.overlay)
-	done := make(chan error, 1)
-	r.stored1 = done
-	core := r.core
-	go func() {
-		done <- core.PutBlocks(batch)
-		r.p.wake()
-	}()
+	r.overlay = r.spare
+	if r.overlay == nil {
+		r.overlay = map[uint64]hypercore.Node{}
+	}
+	r.spare = nil
+	r.storeQ = append(r.storeQ, b)
+	r.storeCh <- b
 	return nil
 }
 
-// storeResult collects the storage goroutine's result, waiting for it if
-// wait is set.
-func (r *Replication) storeResult(wait bool) error {
-	if r.stored1 == nil {
+// collectStore takes the oldest batch's result, waiting for it if wait is
+// set; it reports whether one was taken through the queue's length.
+func (r *Replication) collectStore(wait bool) error {
+	if len(r.storeQ) == 0 {
 		return nil
 	}
+	b := r.storeQ[0]
 	var err error
 	if wait {
-		err = <-r.stored1
+		err = <-b.done
 	} else {
 		select {
-		case err = <-r.stored1:
+		case err = <-b.done:
 		default:
 			return nil
 		}
 	}
-	r.stored1 = nil
-	clear(r.storing)
+	r.storeQ[0] = nil
+	r.storeQ = r.storeQ[1:]
+	clear(b.nodes)
+	r.spare = b.nodes
 	if err != nil {
 		return r.errorf("store blocks: %w", err)
 	}
 	return nil
+}
+
+// storeResult collects the results of finished batches, or of all of them
+// if wait is set (then the first error is returned after all are in).
+func (r *Replication) storeResult(wait bool) error {
+	var first error
+	for len(r.storeQ) > 0 {
+		n := len(r.storeQ)
+		if err := r.collectStore(wait); err != nil {
+			if !wait {
+				return err
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		if len(r.storeQ) == n {
+			break // the oldest is still being written
+		}
+	}
+	return first
+}
+
+// stopStorage ends the storage goroutine once its queue is done.
+func (r *Replication) stopStorage() {
+	if r.storeCh != nil {
+		close(r.storeCh)
+		r.storeCh = nil
+	}
 }
 
 // settle writes every verified block and waits until it is on disk.
@@ -428,7 +490,7 @@ func (r *Replication) checkCaught() {
 		r.markDone() // the peer has nothing, not even a manifest: no copy to make
 		return
 	}
-	if r.core == nil || r.upgrade != nil || len(r.order) > 0 || len(r.puts) > 0 || r.stored1 != nil {
+	if r.core == nil || r.upgrade != nil || len(r.order) > 0 || len(r.puts) > 0 || len(r.storeQ) > 0 {
 		return
 	}
 	length, fork := r.localHead()

@@ -191,6 +191,7 @@ func (p *Peer) Run(ctx context.Context) (err error) {
 			if serr := r.storeResult(true); serr != nil && err == nil {
 				err = serr
 			}
+			r.stopStorage()
 			r.finish(err)
 		}
 		p.mu.Lock()

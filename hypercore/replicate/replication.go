@@ -84,8 +84,9 @@ type Replication struct {
 	upBlocked bool // the peer could not upgrade us; wait for its next sync
 	predicted map[uint64]int
 	overlay   map[uint64]hypercore.Node // verified, not yet handed to storage
-	storing   map[uint64]hypercore.Node // being written by the storage goroutine
-	stored1   chan error                // its result (nil channel: nothing being written)
+	storeQ    []*storeBatch // handed to the storage goroutine, oldest first
+	storeCh   chan *storeBatch
+	spare     map[uint64]hypercore.Node // an emptied node map, for reuse
 	puts      []*hypercore.VerifiedProof
 	putBytes  int
 	lastPut   time.Time
@@ -113,7 +114,6 @@ func newReplication(p *Peer, cfg CoreConfig) *Replication {
 		inflight:    map[uint64]*request{},
 		predicted:   map[uint64]int{},
 		overlay:     map[uint64]hypercore.Node{},
-		storing:     map[uint64]hypercore.Node{},
 		upgradeable: map[[2]uint64]bool{},
 	}
 	if cfg.Core != nil {
