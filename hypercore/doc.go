@@ -15,7 +15,13 @@
 //     reported by Get or Verify, never returned as data;
 //   - one writer per core (flock); any number of read-only openers, in other
 //     processes too, each sees a consistent signed prefix;
-//   - a core without its secret file can be read, not appended to.
+//   - a core without its secret file can be read, not appended to; opened
+//     for writing it is a replica, which stores what peers prove
+//     (ApplyUpgrade, PutBlocks: a signed head, then blocks in order, each
+//     verified against it), holding the first Contiguous() blocks;
+//   - blocks sent to peers (Proof) are checked against a CRC-32C kept in
+//     their leaf record rather than re-hashed: the peer verifies them
+//     against the signed tree itself.
 //
 // This package is a library another Go program can use alone: it must never
 // import anything from fieldsync.

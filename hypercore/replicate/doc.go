@@ -7,7 +7,9 @@
 // requests with proofs built from the signed tree) and downloads into
 // replicas, verifying every block against a signed tree before anything
 // is stored. Any protocol violation, bad proof or bad signature drops the
-// whole connection; verified blocks not yet written are dropped with it.
+// whole connection, and nothing the peer sent after its last verified
+// batch is kept (what it proved before — a signed head, verified blocks —
+// is the writer's data and stays).
 // Memory per peer is bounded: in-flight requests, buffered answers, the
 // send queue (reading pauses while it is full) and message sizes.
 //
