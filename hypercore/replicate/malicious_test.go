@@ -325,3 +325,49 @@ func evilPeer(t *testing.T, ctx context.Context, s *secretstream.Stream, raw net
 		}
 	}
 }
+
+// TestPeerThatStopsReading: a peer that asks for a lot and never reads
+// the answers is dropped after the write timeout; the server's Run ends.
+func TestPeerThatStopsReading(t *testing.T) {
+	w := makeWriter(t, 400, 64<<10, false)
+	cs, ss := connect(t)
+	srv := NewPeer(ss, Options{WriteTimeout: 300 * time.Millisecond})
+	if _, err := srv.Add(CoreConfig{Key: w.Key(), Core: w, Upload: true}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+
+	// The greedy peer: open the channel, ask for every block, then stop.
+	m := protomux.New(protomux.Config{})
+	dk := w.DiscoveryKey()
+	hs := wire.Handshake{Seeks: true, Capability: hypercore.ReplicationCapability(true, w.Key(), cs.HandshakeHash())}
+	ch, err := m.Open(protomux.OpenOptions{Protocol: wire.Protocol, ID: dk[:], Handshake: wire.AppendHandshake(nil, hs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Cork()
+	for i := range uint64(400) {
+		req := wire.Request{ID: i + 1}
+		req.Block = &hypercore.BlockRequest{Index: i}
+		if i == 0 {
+			req.Upgrade = &hypercore.UpgradeRequest{Start: 0, Length: 400}
+		}
+		m.Send(ch, wire.TypeRequest, wire.Append(nil, req))
+	}
+	m.Uncork()
+	if err := cs.WriteMessages(m.AppendOutput(nil)...); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil || ctx.Err() != nil {
+			t.Fatalf("Run ended with %v, want a write timeout", err)
+		}
+		t.Logf("dropped: %v", err)
+	case <-ctx.Done():
+		t.Fatal("the server still waits on a peer that stopped reading")
+	}
+}

@@ -38,6 +38,9 @@ type Options struct {
 	// MaxQueued is how many bytes may wait to be sent before the peer's
 	// messages stop being read (16 MiB).
 	MaxQueued int
+	// WriteTimeout bounds one write to the peer: a peer that stops
+	// reading is dropped after it (30 s).
+	WriteTimeout time.Duration
 	// Poll is how often cores are checked for new local data to announce
 	// (read-only cores are refreshed from disk) (50 ms).
 	Poll time.Duration
@@ -57,6 +60,9 @@ func (o *Options) fill() {
 	}
 	if o.Poll <= 0 {
 		o.Poll = 50 * time.Millisecond
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 30 * time.Second
 	}
 }
 
@@ -162,9 +168,10 @@ func (p *Peer) logf(format string, args ...any) {
 // connection (nil), or something fails. On return the connection is
 // closed, and every Replication that did not finish holds the error.
 func (p *Peer) Run(ctx context.Context) (err error) {
-	p.w = newWriter(p.s)
+	p.w = newWriter(p.s, p.opts.WriteTimeout)
 	go p.w.run()
-	in := make(chan []byte, 8)
+	// Two frames read ahead at most: a frame is up to MaxMessageSize.
+	in := make(chan []byte, 2)
 	rdErr := make(chan error, 1)
 	stop := make(chan struct{})
 	go func() {
@@ -415,6 +422,7 @@ func (p *Peer) send(ch uint64, m wire.Message) error {
 // never blocks on a slow reader at the other end.
 type writer struct {
 	s       *secretstream.Stream
+	timeout time.Duration
 	mu      sync.Mutex
 	q       [][]byte
 	bytes   int
@@ -426,8 +434,8 @@ type writer struct {
 	errc    chan error
 }
 
-func newWriter(s *secretstream.Stream) *writer {
-	return &writer{s: s, wake: make(chan struct{}, 1), drained: make(chan struct{}, 1), idle: make(chan struct{}, 1), errc: make(chan error, 1)}
+func newWriter(s *secretstream.Stream, timeout time.Duration) *writer {
+	return &writer{s: s, timeout: timeout, wake: make(chan struct{}, 1), drained: make(chan struct{}, 1), idle: make(chan struct{}, 1), errc: make(chan error, 1)}
 }
 
 func (w *writer) queued() int {
@@ -497,6 +505,9 @@ func (w *writer) run() {
 			if len(q) == 0 {
 				break
 			}
+			// A peer that stops reading fails the write after the
+			// timeout instead of holding this goroutine forever.
+			w.s.SetWriteDeadline(time.Now().Add(w.timeout))
 			err := w.s.WriteMessages(q...)
 			n := 0
 			for _, f := range q {
