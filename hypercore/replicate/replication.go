@@ -84,7 +84,7 @@ type Replication struct {
 	upBlocked bool // the peer could not upgrade us; wait for its next sync
 	predicted map[uint64]int
 	overlay   map[uint64]hypercore.Node // verified, not yet handed to storage
-	storeQ    []*storeBatch // handed to the storage goroutine, oldest first
+	storeQ    []*storeBatch             // handed to the storage goroutine, oldest first
 	storeCh   chan *storeBatch
 	spare     map[uint64]hypercore.Node // an emptied node map, for reuse
 	puts      []*hypercore.VerifiedProof
