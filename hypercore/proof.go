@@ -704,7 +704,7 @@ func VerifyProof(v *Verifier, cur TreeState, stored func(index uint64) (Node, bo
 	if err := proofCheckState(cur); err != nil {
 		return nil, err
 	}
-	pv := &proofVerify{seen: map[uint64]Node{}}
+	pv := &proofVerify{nodes: make([]Node, 0, 8)}
 	u, seekNode, err := pv.untrusted(p)
 	if err != nil {
 		return nil, err
@@ -814,21 +814,46 @@ func proofCheckStored(cur TreeState, stored func(uint64) (Node, bool, error), u 
 // proofVerify collects the nodes a proof proves.
 type proofVerify struct {
 	nodes []Node
-	seen  map[uint64]Node
+	seen  map[uint64]int // index → position in nodes, once nodes is long
 }
+
+// proofSeenScan is how many nodes are searched linearly before an index
+// is built (most proofs hold a handful of nodes).
+const proofSeenScan = 32
 
 // record adds n to the proved nodes; a second, different node at the same
 // index makes the proof invalid.
 func (pv *proofVerify) record(n Node) error {
-	if old, ok := pv.seen[n.Index]; ok {
-		if old != n {
+	k, ok := pv.find(n.Index)
+	if ok {
+		if pv.nodes[k] != n {
 			return errorf(ErrInvalidProof, "two different nodes at index %d", n.Index)
 		}
 		return nil
 	}
-	pv.seen[n.Index] = n
 	pv.nodes = append(pv.nodes, n)
+	if pv.seen != nil {
+		pv.seen[n.Index] = len(pv.nodes) - 1
+	} else if len(pv.nodes) > proofSeenScan {
+		pv.seen = make(map[uint64]int, 2*len(pv.nodes))
+		for i, x := range pv.nodes {
+			pv.seen[x.Index] = i
+		}
+	}
 	return nil
+}
+
+func (pv *proofVerify) find(index uint64) (int, bool) {
+	if pv.seen != nil {
+		k, ok := pv.seen[index]
+		return k, ok
+	}
+	for k := range pv.nodes {
+		if pv.nodes[k].Index == index {
+			return k, true
+		}
+	}
+	return 0, false
 }
 
 // join hashes the parent of two siblings and records both.
