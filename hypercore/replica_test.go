@@ -79,3 +79,38 @@ func TestMissingNodesCountsWhatEarlierAnswersProve(t *testing.T) {
 		}
 	}
 }
+
+// TestPrehashFollowsTheBytes: a leaf hash computed ahead by Prehash is used
+// only for the exact bytes it was computed from; a proof whose value was
+// replaced afterwards is hashed again and refused.
+func TestPrehashFollowsTheBytes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "c")
+	c, err := Create(dir, CreateOptions{Seed: bytes.Repeat([]byte{4}, 32), Sync: SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 8 {
+		if _, err := c.Append([]byte(fmt.Sprintf("block %d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := TreeState{Length: c.Length(), Fork: 0, Roots: c.Roots()}
+	for _, swap := range []bool{false, true} {
+		p, err := c.Proof(ProofRequest{Block: &BlockRequest{Index: 3, Nodes: 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Block.Prehash()
+		if swap {
+			p.Block.Value = []byte("block X") // same length, other bytes
+		}
+		_, err = VerifyProof(c.Verifier(), state, nil, p)
+		if swap && !errors.Is(err, ErrInvalidProof) {
+			t.Fatalf("replaced bytes after Prehash: %v, want ErrInvalidProof", err)
+		}
+		if !swap && err != nil {
+			t.Fatalf("prehashed proof: %v", err)
+		}
+	}
+}
