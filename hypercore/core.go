@@ -302,7 +302,8 @@ func (c *Core) checkHead(h headState) ([]Node, error) {
 	if h.Length > (1 << 58) {
 		return nil, corruptFile(headFile, "impossible length")
 	}
-	if h.Have > h.Length || h.HaveBytes > h.ByteLength || (h.Have == h.Length) != (h.HaveBytes == h.ByteLength) {
+	// (Have < Length with all bytes held is fine: the rest are empty blocks.)
+	if h.Have > h.Length || h.HaveBytes > h.ByteLength || (h.Have == h.Length && h.HaveBytes != h.ByteLength) {
 		return nil, corruptFile(headFile, fmt.Sprintf("holds %d blocks (%d bytes) of %d (%d bytes)", h.Have, h.HaveBytes, h.Length, h.ByteLength))
 	}
 	if h.Seq == 0 {

@@ -383,7 +383,9 @@ func TestReplicateLiveJSToGo(t *testing.T) {
 		t.Fatalf("--until download differs from the JS writer at length %d: %v", g.Length, d)
 	}
 
-	live := startProc(t, fieldsyncBin, "core", "download", ready.Key, "--connect", addr, "--dir", filepath.Join(t.TempDir(), "live"), "--live", "--timeout", "30s")
+	// --timeout bounds the first catch-up only: the follower must outlive it.
+	liveStart := time.Now()
+	live := startProc(t, fieldsyncBin, "core", "download", ready.Key, "--connect", addr, "--dir", filepath.Join(t.TempDir(), "live"), "--live", "--timeout", "3s")
 	var last uint64
 	seen := 0
 	for last < 45 {
@@ -399,6 +401,12 @@ func TestReplicateLiveJSToGo(t *testing.T) {
 	}
 	if seen < 3 {
 		t.Errorf("only %d live updates reached length %d: appends were not followed one by one", seen, last)
+	}
+	time.Sleep(time.Until(liveStart.Add(3500 * time.Millisecond)))
+	select {
+	case <-live.exited:
+		t.Fatalf("the live download ended on its own (%v) after its --timeout; stderr %q", live.err, live.stderr.String())
+	default:
 	}
 	if err := live.stop(); err != nil {
 		t.Errorf("live download stopped by SIGTERM: %v (want exit 0); stderr %q", err, live.stderr.String())
@@ -505,5 +513,27 @@ func TestDownloadErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDownloadUnknownCore: asking a peer for a core it does not have
+// fails at once with that reason (the peer refuses the channel), and
+// creates nothing.
+func TestDownloadUnknownCore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "core")
+	fieldsync(t, nil, "core", "create", dir, "--durability", "os")
+	_, ready := goServe(t, dir)
+	other := hex.EncodeToString(bytes.Repeat([]byte{0x44}, 32))
+	copyDir := filepath.Join(t.TempDir(), "copy")
+	start := time.Now()
+	res := run(t, timeoutGo, nil, fieldsyncBin, "core", "download", other, "--connect", fmt.Sprintf("127.0.0.1:%d", ready.Port), "--dir", copyDir, "--timeout", "20s")
+	if res.code != 1 || !bytes.Contains(res.stderr, []byte("does not have core")) {
+		t.Fatalf("download of a core the peer lacks: %v", res)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v: the refusal should end the download, not the timeout", d)
+	}
+	if _, err := os.Stat(copyDir); err == nil {
+		t.Errorf("%s was created", copyDir)
 	}
 }

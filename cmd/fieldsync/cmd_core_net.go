@@ -292,8 +292,11 @@ func runDownload(ctx context.Context, g *globals, a downloadArgs) error {
 		},
 	}
 	var rep *replicate.Replication
+	caught := make(chan struct{}) // closed at the first catch-up (--live)
 	if a.live {
+		var once sync.Once
 		cfg.Caught = func(c *hypercore.Core) {
+			once.Do(func() { close(caught) }) // the --timeout is met
 			res, err := describeDownload(c, &hasher, rep.Stats(), start, time.Now())
 			if err == nil {
 				err = writeJSON(g.stdout, res)
@@ -317,11 +320,16 @@ func runDownload(ctx context.Context, g *globals, a downloadArgs) error {
 	select {
 	case <-rep.Done():
 		finished = time.Now()
+	case <-caught:
 	case <-first.Done():
 		if ctx.Err() == nil {
 			p.Close()
 			<-runErr
-			return fmt.Errorf("timeout after %v: have %d of %d blocks", a.timeout, rep.Stats().BlocksDownloaded, rep.Stats().RemoteLength)
+			have := uint64(0)
+			if c := rep.Core(); c != nil {
+				have = c.Contiguous()
+			}
+			return fmt.Errorf("timeout after %v: the copy holds %d of the peer's %d blocks (run again to resume)", a.timeout, have, rep.Stats().RemoteLength)
 		}
 	case err := <-runErr:
 		runErr <- err
@@ -335,6 +343,9 @@ func runDownload(ctx context.Context, g *globals, a downloadArgs) error {
 		}
 		if ctx.Err() != nil {
 			return nil
+		}
+		if rerr := rep.Err(); rerr != nil {
+			return rerr
 		}
 		if err == nil {
 			err = errors.New("peer closed the connection")

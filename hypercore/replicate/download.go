@@ -110,6 +110,9 @@ func (r *Replication) requestMore() error {
 // core's mean block size), so big blocks do not pile up in memory.
 const maxInflightBytes = 16 << 20
 
+// maxHeldBytes bounds the answers held until the ones before them arrive.
+const maxHeldBytes = 2*maxInflightBytes + hypercore.MaxBlockSize
+
 // window is how many block requests may be in flight.
 func (r *Replication) window() int {
 	w := r.p.opts.MaxInflight
@@ -175,6 +178,15 @@ func (r *Replication) onData(d *wire.Data) error {
 	if d.Upgrade != nil || d.Block == nil || d.Block.Index != req.index {
 		return r.protocolError("answer to the request for block %d does not carry that block", req.index)
 	}
+	if n := len(d.Block.Value); n > hypercore.MaxBlockSize {
+		return r.errorf("block %d is %d bytes; fieldsync stores blocks of at most %d bytes", req.index, n, hypercore.MaxBlockSize)
+	}
+	// Answers wait here until those before them are verified: bound what
+	// a peer answering out of order can make us hold.
+	r.held += len(d.Block.Value)
+	if r.held > maxHeldBytes {
+		return r.protocolError("answers held out of order exceed %d MiB", maxHeldBytes>>20)
+	}
 	req.data = d
 	if len(d.Block.Value) >= prehashMin {
 		req.hashed = make(chan struct{})
@@ -200,6 +212,7 @@ func (r *Replication) drain() error {
 		if req.hashed != nil {
 			<-req.hashed
 		}
+		r.held -= len(req.data.Block.Value)
 		vp, err := hypercore.VerifyProof(r.v, r.state, r.stored, &req.data.Proof)
 		if err != nil {
 			return fmt.Errorf("%w: core %x: block %d: %w", ErrProtocol, r.cfg.Key[:4], req.index, err)
@@ -214,6 +227,8 @@ func (r *Replication) drain() error {
 		}
 		r.puts = append(r.puts, vp)
 		r.putBytes += len(vp.Block.Value)
+		r.stray = 0
+		r.lastProgress = time.Now()
 		r.mu.Lock()
 		if r.stats.BlocksDownloaded == 0 {
 			r.stats.FirstBlock = time.Now()
@@ -449,6 +464,9 @@ func (r *Replication) onNoData(m wire.NoData) error {
 			if r.predicted[n]--; r.predicted[n] <= 0 {
 				delete(r.predicted, n)
 			}
+		}
+		if q.data != nil {
+			r.held -= len(q.data.Block.Value)
 		}
 		if q != req {
 			delete(r.inflight, q.id)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"sync"
 	"time"
@@ -41,6 +42,10 @@ type Options struct {
 	// WriteTimeout bounds one write to the peer: a peer that stops
 	// reading is dropped after it (30 s).
 	WriteTimeout time.Duration
+	// IdleTimeout drops a peer that sends nothing at all for this long
+	// (30 s). Peers send keep-alives when idle (JS hypercore every 5 s,
+	// fieldsync's CLI too: secretstream.Config.KeepAlive). Negative: never.
+	IdleTimeout time.Duration
 	// Poll is how often cores are checked for new local data to announce
 	// (read-only cores are refreshed from disk) (50 ms).
 	Poll time.Duration
@@ -63,6 +68,9 @@ func (o *Options) fill() {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 30 * time.Second
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 30 * time.Second
 	}
 }
 
@@ -93,6 +101,7 @@ type Peer struct {
 	all     []*Replication
 	scratch []byte
 	out     [][]byte
+	busy    bool // the last frame has messages not yet handled
 	w       *writer
 	hashq   chan *request // big blocks to hash ahead of verification
 }
@@ -176,6 +185,9 @@ func (p *Peer) Run(ctx context.Context) (err error) {
 	stop := make(chan struct{})
 	go func() {
 		for {
+			if p.opts.IdleTimeout > 0 {
+				p.s.SetReadDeadline(time.Now().Add(p.opts.IdleTimeout))
+			}
 			m, err := p.s.ReadMessage()
 			if err != nil {
 				rdErr <- err
@@ -192,7 +204,15 @@ func (p *Peer) Run(ctx context.Context) (err error) {
 		close(stop)
 		p.s.Close()
 		p.w.close()
+		// Verified blocks are kept unless the peer broke the protocol
+		// (then nothing it sent since the last stored batch is).
+		keep := !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrCapability)
 		for _, r := range p.all {
+			if keep {
+				if serr := r.flushPuts(); serr != nil && err == nil {
+					err = serr
+				}
+			}
 			// A batch being written was verified: let it land, so that
 			// nothing writes to the core after Run returns.
 			if serr := r.storeResult(true); serr != nil && err == nil {
@@ -225,8 +245,19 @@ func (p *Peer) Run(ctx context.Context) (err error) {
 		if err := p.step(); err != nil {
 			return err
 		}
+		// Read the next frame only when the last one is done and the
+		// send queue has room: a frame of requests is answered a few at a
+		// time while the writer drains.
+		if p.busy {
+			if err := p.events(); err != nil {
+				return err
+			}
+			if err := p.step(); err != nil {
+				return err
+			}
+		}
 		input := in
-		if p.w.queued() > p.opts.MaxQueued {
+		if p.busy || p.w.queued() > p.opts.MaxQueued {
 			input = nil
 		}
 		select {
@@ -241,6 +272,10 @@ func (p *Peer) Run(ctx context.Context) (err error) {
 		case err := <-rdErr:
 			if errors.Is(err, io.EOF) || errors.Is(err, secretstream.ErrClosed) {
 				return p.remoteClosed()
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fmt.Errorf("%w: nothing received for %v", ErrTimeout, p.opts.IdleTimeout)
 			}
 			return fmt.Errorf("read from peer: %w", err)
 		case err := <-p.w.errc:
@@ -304,9 +339,18 @@ func (p *Peer) step() error {
 func (p *Peer) open(r *Replication) error {
 	dk := hypercore.DiscoveryKey(r.cfg.Key)
 	if _, dup := p.byDKey[dk]; dup {
-		r.finish(errors.New("replicate: core added twice to one peer"))
+		r.fail(errors.New("replicate: core added twice to one peer"))
 		return nil
 	}
+	p.byDKey[dk] = r
+	p.all = append(p.all, r)
+	return p.openChannel(r)
+}
+
+// openChannel opens (or, after the remote closed it, reopens) a core's
+// channel.
+func (p *Peer) openChannel(r *Replication) error {
+	dk := hypercore.DiscoveryKey(r.cfg.Key)
 	capability := hypercore.ReplicationCapability(p.s.IsInitiator(), r.cfg.Key, p.s.HandshakeHash())
 	hs := wire.AppendHandshake(nil, wire.Handshake{Seeks: true, Capability: capability})
 	ch, err := p.mux.Open(protomux.OpenOptions{Protocol: wire.Protocol, Aliases: []string{wire.ProtocolAlias}, ID: dk[:], Handshake: hs})
@@ -314,9 +358,7 @@ func (p *Peer) open(r *Replication) error {
 		return fmt.Errorf("open channel for core %x: %w", r.cfg.Key[:4], err)
 	}
 	r.ch = ch
-	p.byDKey[dk] = r
 	p.byChan[ch] = r
-	p.all = append(p.all, r)
 	return nil
 }
 
@@ -330,17 +372,26 @@ func (p *Peer) tick() error {
 	return nil
 }
 
-// receive handles one frame from the peer.
+// receive takes one frame from the peer and handles its messages.
 func (p *Peer) receive(frame []byte) error {
 	if err := p.mux.Receive(frame); err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
-	for {
+	p.busy = true
+	return p.events()
+}
+
+// events handles the messages of the current frame until it is done, or
+// until the send queue is full (busy stays set: the rest waits for the
+// writer to drain).
+func (p *Peer) events() error {
+	for p.w.queued() <= p.opts.MaxQueued {
 		ev, ok, err := p.mux.NextEvent()
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
 		if !ok {
+			p.busy = false
 			return nil
 		}
 		if err := p.event(ev); err != nil {
@@ -354,6 +405,7 @@ func (p *Peer) receive(frame []byte) error {
 			clear(p.out)
 		}
 	}
+	return nil
 }
 
 func (p *Peer) event(ev protomux.Event) error {
@@ -372,6 +424,11 @@ func (p *Peer) event(ev protomux.Event) error {
 			p.mu.Unlock()
 			if pending {
 				return nil // added but not opened yet: the next step pairs it
+			}
+			if r, ok := p.byDKey[dk]; ok && r.ch == 0 && !r.isDoneNow() {
+				// The remote closed this core's channel and opens it again
+				// (JS does when it wants to download after all).
+				return p.openChannel(r)
 			}
 		}
 		return p.mux.Reject(ev.RemoteID)
@@ -407,7 +464,7 @@ func (p *Peer) event(ev protomux.Event) error {
 			return nil
 		}
 		delete(p.byChan, ev.Channel)
-		r.onClose()
+		r.onClose(ev.Rejected)
 	}
 	return nil
 }

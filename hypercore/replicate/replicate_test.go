@@ -364,3 +364,39 @@ func TestLiveAppendsReachConnectedPeer(t *testing.T) {
 	sameBlocks(t, src, rd.Core(), 40) // the 41st was appended after the last catch-up
 	rd.Core().Close()
 }
+
+// TestEmptyBlocksReplicate: a core with empty blocks (at the end too)
+// replicates, and a replica holding all bytes but not the trailing empty
+// blocks reopens and resumes.
+func TestEmptyBlocksReplicate(t *testing.T) {
+	src, err := hypercore.Create(filepath.Join(t.TempDir(), "w"), hypercore.CreateOptions{Seed: bytes.Repeat([]byte{9}, 32), Sync: hypercore.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, err := src.Append([]byte("a"), nil, []byte("bc"), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "r")
+	res := replicate(t, src, nil, dir, CoreConfig{End: 3})
+	if res.errDown != nil || res.down.Err() != nil {
+		t.Fatal(res.errDown, res.down.Err())
+	}
+	res.down.Core().Close()
+	dst, err := hypercore.Open(dir, hypercore.OpenOptions{})
+	if err != nil {
+		t.Fatalf("reopen a replica missing only empty blocks: %v", err)
+	}
+	defer dst.Close()
+	if dst.Contiguous() != 3 {
+		t.Fatalf("contiguous %d, want 3", dst.Contiguous())
+	}
+	res = replicate(t, src, dst, dir, CoreConfig{})
+	if res.errDown != nil || res.down.Err() != nil {
+		t.Fatal(res.errDown, res.down.Err())
+	}
+	if dst.Contiguous() != 5 || res.down.Stats().BlocksDownloaded != 2 {
+		t.Fatalf("contiguous %d after fetching %d", dst.Contiguous(), res.down.Stats().BlocksDownloaded)
+	}
+	sameBlocks(t, src, dst, 5)
+}

@@ -75,26 +75,28 @@ type Replication struct {
 	sentContig  uint64
 	upgradeable map[[2]uint64]bool
 
-	v         *hypercore.Verifier
-	state     hypercore.TreeState
-	nextID    uint64
-	inflight  map[uint64]*request
-	order     []*request // block requests, oldest first
-	upgrade   *request
-	upBlocked bool // the peer could not upgrade us; wait for its next sync
-	predicted map[uint64]int
-	overlay   map[uint64]hypercore.Node // verified, not yet handed to storage
-	storeQ    []*storeBatch             // handed to the storage goroutine, oldest first
-	storeCh   chan *storeBatch
-	spare     map[uint64]hypercore.Node // an emptied node map, for reuse
-	puts      []*hypercore.VerifiedProof
-	putBytes  int
-	lastPut   time.Time
-	next      uint64 // next block to request
-	stray     int    // answers to requests no longer in flight
-	invalid   int    // requests of the peer we could not answer
-	caughtAt  uint64
-	caught    bool
+	v            *hypercore.Verifier
+	state        hypercore.TreeState
+	nextID       uint64
+	inflight     map[uint64]*request
+	order        []*request // block requests, oldest first
+	upgrade      *request
+	upBlocked    bool // the peer could not upgrade us; wait for its next sync
+	predicted    map[uint64]int
+	overlay      map[uint64]hypercore.Node // verified, not yet handed to storage
+	storeQ       []*storeBatch             // handed to the storage goroutine, oldest first
+	storeCh      chan *storeBatch
+	spare        map[uint64]hypercore.Node // an emptied node map, for reuse
+	puts         []*hypercore.VerifiedProof
+	putBytes     int
+	lastPut      time.Time
+	next         uint64 // next block to request
+	stray        int    // answers to requests no longer in flight (since the last verified block)
+	held         int    // bytes of answers waiting for earlier ones
+	lastProgress time.Time
+	invalid      int // requests of the peer we could not answer
+	caughtAt     uint64
+	caught       bool
 }
 
 type request struct {
@@ -168,6 +170,18 @@ func (r *Replication) markDone() {
 	}
 }
 
+// fail ends the replication of this core with err (the connection may go
+// on for other cores).
+func (r *Replication) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.isDone {
+		r.err = err
+		r.isDone = true
+		close(r.done)
+	}
+}
+
 // finish records the end of the connection.
 func (r *Replication) finish(err error) {
 	r.mu.Lock()
@@ -212,14 +226,24 @@ func (r *Replication) onOpen() error {
 	return r.announce()
 }
 
-func (r *Replication) onClose() {
+// onClose: the remote closed the core's channel, or refused to open it
+// (it does not have the core). A download that was not done ends with
+// that as its error; the rest of the connection goes on.
+func (r *Replication) onClose(rejected bool) {
 	r.opened = false
 	r.ch = 0
-	for id := range r.inflight {
-		delete(r.inflight, id)
-	}
-	r.order, r.upgrade = nil, nil
+	clear(r.inflight)
+	r.order, r.upgrade, r.held = nil, nil, 0
 	clear(r.predicted)
+	r.rSynced, r.sent, r.sentContig, r.upBlocked = false, false, 0, false
+	if !r.cfg.Download || r.isDoneNow() {
+		return
+	}
+	if rejected {
+		r.fail(fmt.Errorf("peer does not have core %x (it refused to open it)", r.cfg.Key[:]))
+	} else {
+		r.fail(fmt.Errorf("peer closed core %x before the download finished (have %d of %d blocks)", r.cfg.Key[:], r.contiguous(), r.rLength))
+	}
 }
 
 func (r *Replication) onMessage(m wire.Message) error {
