@@ -161,6 +161,16 @@ func (c *Core) ApplyUpgrade(vp *VerifiedProof) error {
 	if vp.Fork == st.Fork && vp.Length <= st.Length {
 		return nil // nothing new (a concurrent upgrade got here first)
 	}
+	if st.Length == 0 {
+		// The first head (or the first after an empty one): whatever an
+		// interrupted earlier attempt left in the files is not part of it.
+		if err := c.tree.Truncate(0); err != nil {
+			return fmt.Errorf("store upgrade in %s: %w", c.dir, err)
+		}
+		if err := c.data.Truncate(0); err != nil {
+			return fmt.Errorf("store upgrade in %s: %w", c.dir, err)
+		}
+	}
 	if err := c.storeNodes(vp.Nodes, st.Have); err != nil {
 		return fmt.Errorf("store upgrade in %s: %w", c.dir, err)
 	}

@@ -99,6 +99,7 @@ func (r *Replication) requestMore() error {
 		r.inflight[req.id] = req
 		r.order = append(r.order, req)
 		r.next++
+		r.lastProgress = req.sent
 		if err := r.send(msg); err != nil {
 			return err
 		}
@@ -229,6 +230,7 @@ func (r *Replication) drain() error {
 		r.putBytes += len(vp.Block.Value)
 		r.stray = 0
 		r.lastProgress = time.Now()
+		r.refused = nil
 		r.mu.Lock()
 		if r.stats.BlocksDownloaded == 0 {
 			r.stats.FirstBlock = time.Now()
@@ -412,6 +414,7 @@ func (r *Replication) onUpgradeData(d *wire.Data) error {
 		return r.errorf("store upgrade: %w", err)
 	}
 	r.state = r.core.State()
+	r.lastProgress = time.Now()
 	r.mu.Lock()
 	r.stats.Upgrades++
 	r.mu.Unlock()
@@ -457,6 +460,8 @@ func (r *Replication) onNoData(m wire.NoData) error {
 	if r.rContig > req.index {
 		r.rContig = req.index
 	}
+	refused := req.index
+	r.refused = &refused
 	r.p.mux.Cork()
 	defer r.p.mux.Uncork()
 	for _, q := range r.order[k:] {
@@ -487,19 +492,48 @@ func (r *Replication) onTick(now time.Time) error {
 			r.p.logf("core %x: refresh: %v", r.cfg.Key[:4], err)
 		}
 	}
+	// The oldest request in flight names the wait.
+	var oldest *request
 	for _, req := range r.inflight {
-		if now.Sub(req.sent) > r.p.opts.RequestTimeout {
-			what := "an upgrade"
-			if req.block {
-				what = fmt.Sprintf("block %d", req.index)
-			}
-			return fmt.Errorf("core %x: %w: no answer for %s in %v", r.cfg.Key[:4], ErrTimeout, what, r.p.opts.RequestTimeout)
+		if oldest == nil || req.sent.Before(oldest.sent) {
+			oldest = req
 		}
+	}
+	if oldest != nil && now.Sub(oldest.sent) > r.p.opts.RequestTimeout {
+		what := "an upgrade"
+		if oldest.block {
+			what = fmt.Sprintf("block %d", oldest.index)
+		}
+		return fmt.Errorf("core %x: %w: no answer for %s in %v", r.cfg.Key[:4], ErrTimeout, what, r.p.opts.RequestTimeout)
+	}
+	if err := r.checkStalled(now); err != nil {
+		return err
 	}
 	if len(r.puts) > 0 && now.Sub(r.lastPut) > maxPutDelay {
 		return r.flushPuts()
 	}
 	return nil
+}
+
+// checkStalled ends a download that is not done, has nothing in flight and
+// has made no progress for RequestTimeout while the peer claims to have
+// what is missing (it answered noData for a block it announced, say). A
+// download waiting for the peer to grow (MinLength, End, Live) waits.
+func (r *Replication) checkStalled(now time.Time) error {
+	if !r.cfg.Download || r.cfg.Live || !r.opened || !r.rSynced || r.isDoneNow() || len(r.inflight) > 0 {
+		return nil
+	}
+	if r.lastProgress.IsZero() {
+		r.lastProgress = now
+		return nil
+	}
+	if r.rLength < r.cfg.MinLength || r.rLength < r.cfg.End || now.Sub(r.lastProgress) <= r.p.opts.RequestTimeout {
+		return nil
+	}
+	if r.refused != nil {
+		return fmt.Errorf("core %x: %w: it refuses block %d (no data) although it announced %d blocks; this copy holds %d", r.cfg.Key[:4], ErrTimeout, *r.refused, r.rLength, r.contiguous())
+	}
+	return fmt.Errorf("core %x: %w: it announced %d blocks but sent nothing for %v; this copy holds %d", r.cfg.Key[:4], ErrTimeout, r.rLength, r.p.opts.RequestTimeout, r.contiguous())
 }
 
 // checkCaught reports a download that has caught up with the peer.

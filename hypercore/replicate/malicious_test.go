@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -242,6 +243,12 @@ func TestMaliciousPeers(t *testing.T) {
 // and returns the reader's Run error.
 func runAgainstEvil(t *testing.T, w, r *hypercore.Core, a attack) error {
 	t.Helper()
+	return runAgainstEvilTimeout(t, w, r, a, 500*time.Millisecond)
+}
+
+// runAgainstEvilTimeout is runAgainstEvil with the reader's request timeout.
+func runAgainstEvilTimeout(t *testing.T, w, r *hypercore.Core, a attack, reqTimeout time.Duration) error {
+	t.Helper()
 	cs, ss, raw := connectRaw(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -251,7 +258,7 @@ func runAgainstEvil(t *testing.T, w, r *hypercore.Core, a attack) error {
 		evilPeer(t, ctx, ss, raw, w, a)
 	}()
 	defer func() { <-evilDone }()
-	p := NewPeer(cs, Options{RequestTimeout: 500 * time.Millisecond})
+	p := NewPeer(cs, Options{RequestTimeout: reqTimeout})
 	if _, err := p.Add(CoreConfig{Key: w.Key(), Core: r, Download: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -316,6 +323,9 @@ func evilPeer(t *testing.T, ctx context.Context, s *secretstream.Stream, raw net
 					}
 					if reply != nil {
 						send(reply)
+						if !flush() { // as made, so big answers never pile up here
+							return
+						}
 					}
 				}
 			}
@@ -369,5 +379,113 @@ func TestPeerThatStopsReading(t *testing.T) {
 		t.Logf("dropped: %v", err)
 	case <-ctx.Done():
 		t.Fatal("the server still waits on a peer that stopped reading")
+	}
+}
+
+// heapPeak samples the heap in use until stop is closed.
+func heapPeak(stop <-chan struct{}) <-chan uint64 {
+	out := make(chan uint64, 1)
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	return out
+}
+
+// TestRequestFloodMemoryBounded: one small frame with 1,500 requests for a
+// 1 MiB block, from a peer that never reads. The answers are made a few at
+// a time as the send queue drains (never, here), so memory stays near
+// MaxQueued instead of 1.5 GiB.
+func TestRequestFloodMemoryBounded(t *testing.T) {
+	w := makeWriter(t, 4, 1<<20, false)
+	cs, ss := connect(t)
+	srv := NewPeer(ss, Options{WriteTimeout: 3 * time.Second})
+	if _, err := srv.Add(CoreConfig{Key: w.Key(), Core: w, Upload: true}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	runtime.GC()
+	stop := make(chan struct{})
+	peak := heapPeak(stop)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	m := protomux.New(protomux.Config{MaxBatch: 8 << 20})
+	dk := w.DiscoveryKey()
+	hs := wire.Handshake{Seeks: true, Capability: hypercore.ReplicationCapability(true, w.Key(), cs.HandshakeHash())}
+	ch, _ := m.Open(protomux.OpenOptions{Protocol: wire.Protocol, ID: dk[:], Handshake: wire.AppendHandshake(nil, hs)})
+	m.Cork()
+	for i := range uint64(1500) {
+		req := wire.Request{ID: i + 1}
+		req.Block = &hypercore.BlockRequest{Index: 0}
+		m.Send(ch, wire.TypeRequest, wire.Append(nil, req))
+	}
+	m.Uncork()
+	if err := cs.WriteMessages(m.AppendOutput(nil)...); err != nil {
+		t.Fatal(err)
+	}
+	err := <-done // the write timeout ends it: the peer never reads
+	close(stop)
+	p := <-peak
+	t.Logf("Run: %v; peak heap in use %d MiB", err, p>>20)
+	if err == nil {
+		t.Fatal("Run ended without an error")
+	}
+	if p > 200<<20 {
+		t.Fatalf("heap in use peaked at %d MiB answering a flood nobody reads", p>>20)
+	}
+}
+
+// TestOutOfOrderAnswersBounded: a peer leaves the first block request
+// unanswered and answers the later ones with 8 MiB values. What waits for
+// the first answer is bounded: the peer is dropped long before the request
+// timeout, and memory stays bounded.
+func TestOutOfOrderAnswersBounded(t *testing.T) {
+	w := makeWriter(t, 600, 100, false)
+	dir := filepath.Join(t.TempDir(), "r")
+	res := replicate(t, w, nil, dir, CoreConfig{End: 1})
+	if res.errDown != nil {
+		t.Fatal(res.errDown)
+	}
+	r := res.down.Core()
+	defer r.Close()
+	junk := make([]byte, hypercore.MaxBlockSize)
+	a := attack{
+		announce: func(*hypercore.Core) uint64 { return 600 },
+		answer: func(t *testing.T, w *hypercore.Core, req wire.Request) (any, []byte) {
+			if req.Block == nil || req.Block.Index == 1 {
+				return nil, nil
+			}
+			p := honest(t, w, req)
+			p.Block.Value = junk
+			return wire.Data{Request: req.ID, Proof: *p}, nil
+		},
+	}
+	runtime.GC()
+	stop := make(chan struct{})
+	peak := heapPeak(stop)
+	start := time.Now()
+	err := runAgainstEvilTimeout(t, w, r, a, 20*time.Second)
+	close(stop)
+	p := <-peak
+	t.Logf("dropped after %v: %v; peak heap in use %d MiB", time.Since(start).Round(time.Millisecond), err, p>>20)
+	if !errors.Is(err, ErrProtocol) {
+		t.Fatalf("error %v, want a protocol error for answers held out of order", err)
+	}
+	if p > 300<<20 {
+		t.Fatalf("heap in use peaked at %d MiB", p>>20)
+	}
+	if r.Contiguous() != 1 {
+		t.Fatalf("reader core changed: contiguous %d", r.Contiguous())
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -399,4 +401,49 @@ func TestEmptyBlocksReplicate(t *testing.T) {
 		t.Fatalf("contiguous %d after fetching %d", dst.Contiguous(), res.down.Stats().BlocksDownloaded)
 	}
 	sameBlocks(t, src, dst, 5)
+}
+
+// TestRottenBlockOnServer: a server whose copy of a block rotted on disk
+// answers noData for it (never the bad bytes); the reader keeps every block
+// before it and, once the server has nothing more to give, ends with an
+// error naming the stall instead of waiting forever.
+func TestRottenBlockOnServer(t *testing.T) {
+	src := makeWriterSeed(t, 40, 100, 6)
+	f, err := os.OpenFile(filepath.Join(src.Dir(), "data"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xff}, 25*100+7); err != nil { // block 25
+		t.Fatal(err)
+	}
+	f.Close()
+	cs, ss := connect(t)
+	up := NewPeer(ss, Options{})
+	down := NewPeer(cs, Options{RequestTimeout: 400 * time.Millisecond})
+	if _, err := up.Add(CoreConfig{Key: src.Key(), Core: src, Upload: true}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "r")
+	rd, err := down.Add(CoreConfig{Key: src.Key(), Download: true, Create: func(m *hypercore.Manifest) (*hypercore.Core, error) {
+		return hypercore.CreateReplica(dir, src.Key(), m, hypercore.SyncNone)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go up.Run(ctx)
+	err = down.Run(ctx)
+	if !errors.Is(err, ErrTimeout) || ctx.Err() != nil {
+		t.Fatalf("Run: %v, want a stall error", err)
+	}
+	t.Logf("ended: %v", err)
+	c := rd.Core()
+	defer c.Close()
+	if c.Contiguous() != 25 {
+		t.Fatalf("reader holds %d blocks, want the 25 before the rotten one", c.Contiguous())
+	}
+	if err := c.Verify(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
 }

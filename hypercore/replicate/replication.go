@@ -94,7 +94,8 @@ type Replication struct {
 	stray        int    // answers to requests no longer in flight (since the last verified block)
 	held         int    // bytes of answers waiting for earlier ones
 	lastProgress time.Time
-	invalid      int // requests of the peer we could not answer
+	refused      *uint64 // the last block the peer answered noData for
+	invalid      int     // requests of the peer we could not answer
 	caughtAt     uint64
 	caught       bool
 }
@@ -391,9 +392,8 @@ func (r *Replication) onSync(m wire.Sync) error {
 // --------------------------------------------------------------- serving
 
 func (r *Replication) onRequest(m wire.Request) error {
-	if m.ID == 0 {
-		return r.protocolError("request with id 0")
-	}
+	// Id 0 is what JS uses to ask for a fork-conflict proof (an upgrade
+	// from 0); it is answered like any other request.
 	notAvailable := wire.NoData{Request: m.ID, Reason: wire.ReasonNotAvailable}
 	if !r.cfg.Upload || r.core == nil {
 		return r.send(notAvailable)
