@@ -653,6 +653,9 @@ func (g *proofGen) additionalNodes(from, to uint64) error {
 type TreeState struct {
 	Length, Fork uint64
 	Roots        []Node
+	// TreeHash may hold the tree hash of Roots, to spare VerifyProof
+	// computing it for every proof; zero means unknown.
+	TreeHash Hash
 }
 
 // VerifiedProof is what a verified proof lets the verifier store.
@@ -720,7 +723,10 @@ func VerifyProof(v *Verifier, cur TreeState, stored func(index uint64) (Node, bo
 				return nil, err
 			}
 		}
-		res.TreeHash = TreeHash(cur.Roots)
+		res.TreeHash = cur.TreeHash
+		if res.TreeHash == (Hash{}) {
+			res.TreeHash = TreeHash(cur.Roots)
+		}
 	} else {
 		if v == nil {
 			return nil, errorf(ErrBadInput, "an upgrade needs a verifier")

@@ -94,7 +94,7 @@ func (c *Core) ContiguousBytes() uint64 {
 func (c *Core) State() TreeState {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return TreeState{Length: c.st.Length, Fork: c.st.Fork, Roots: slices.Clone(c.roots)}
+	return TreeState{Length: c.st.Length, Fork: c.st.Fork, Roots: slices.Clone(c.roots), TreeHash: c.treeHashLocked()}
 }
 
 // StoredNode returns tree node index if this core holds it (false if it

@@ -2,6 +2,8 @@ package replicate
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore"
@@ -196,8 +198,44 @@ func (r *Replication) onData(d *wire.Data) error {
 		default: // all hashers busy: verify hashes it
 			req.hashed = nil
 		}
+		return r.drain()
 	}
-	return r.drain()
+	// Small blocks are verified once the frame is done (advance), when
+	// their leaf hashes are computed on every CPU at once.
+	r.small = append(r.small, req)
+	if len(r.small) >= maxSmall {
+		return r.drain()
+	}
+	return nil
+}
+
+// maxSmall bounds the small answers waiting for the end of their frame.
+const maxSmall = 4096
+
+// prehashSmall hashes the small blocks received in the last frame, split
+// over the CPUs, so that verifying them in order only climbs the tree.
+func (r *Replication) prehashSmall() {
+	n := len(r.small)
+	if n == 0 {
+		return
+	}
+	workers := min(runtime.GOMAXPROCS(0), n/32+1)
+	per := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		part := r.small[w*per : min((w+1)*per, n)]
+		wg.Go(func() {
+			for _, req := range part {
+				req.data.Block.Prehash()
+			}
+		})
+	}
+	for _, req := range r.small[:min(per, n)] {
+		req.data.Block.Prehash()
+	}
+	wg.Wait()
+	clear(r.small)
+	r.small = r.small[:0]
 }
 
 // prehashMin is the block size from which blocks are hashed on the
@@ -206,6 +244,7 @@ const prehashMin = 16 << 10
 
 // drain verifies the answers at the head of the request order.
 func (r *Replication) drain() error {
+	r.prehashSmall()
 	for len(r.order) > 0 && r.order[0].data != nil {
 		req := r.order[0]
 		r.order[0] = nil

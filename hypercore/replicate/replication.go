@@ -94,8 +94,9 @@ type Replication struct {
 	stray        int    // answers to requests no longer in flight (since the last verified block)
 	held         int    // bytes of answers waiting for earlier ones
 	lastProgress time.Time
-	refused      *uint64 // the last block the peer answered noData for
-	invalid      int     // requests of the peer we could not answer
+	small        []*request // small answers of the current frame, to hash together
+	refused      *uint64    // the last block the peer answered noData for
+	invalid      int        // requests of the peer we could not answer
 	caughtAt     uint64
 	caught       bool
 }
@@ -234,7 +235,7 @@ func (r *Replication) onClose(rejected bool) {
 	r.opened = false
 	r.ch = 0
 	clear(r.inflight)
-	r.order, r.upgrade, r.held = nil, nil, 0
+	r.order, r.upgrade, r.held, r.small = nil, nil, 0, nil
 	clear(r.predicted)
 	r.rSynced, r.sent, r.sentContig, r.upBlocked = false, false, 0, false
 	if !r.cfg.Download || r.isDoneNow() {
