@@ -247,7 +247,7 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"recorded 12 observations", "re-verified every block"} {
+	for _, want := range []string{"recorded 12 observations", "re-verified every block", "device B fetched the core from device A", ": 12 blocks, each verified"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
