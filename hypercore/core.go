@@ -111,31 +111,38 @@ func Create(dir string, opts CreateOptions) (*Core, error) {
 	if err := checkNewDir(dir); err != nil {
 		return nil, err
 	}
+	if err := buildDir(dir, func(tmp string) error { return writeNewCore(tmp, seed, kp, opts.Compat) }); err != nil {
+		return nil, fmt.Errorf("create core %s: %w", dir, err)
+	}
+	return Open(dir, OpenOptions{Sync: opts.Sync})
+}
+
+// buildDir makes the directory dir (checked by checkNewDir) by writing its
+// files into a hidden sibling, mode 0700, and renaming it into place, so a
+// failure or a crash part-way leaves dir as it was.
+func buildDir(dir string, write func(tmp string) error) error {
 	dir = filepath.Clean(dir)
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("create core %s: %w", dir, err)
+		return err
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".creating-")
 	if err != nil {
-		return nil, fmt.Errorf("create core %s: %w", dir, err)
+		return err
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed
 	if err := os.Chmod(tmp, 0o700); err != nil {
-		return nil, fmt.Errorf("create core %s: %w", dir, err)
+		return err
 	}
-	if err := writeNewCore(tmp, seed, kp, opts.Compat); err != nil {
-		return nil, fmt.Errorf("create core %s: %w", dir, err)
+	if err := write(tmp); err != nil {
+		return err
 	}
 	// rename(2) replaces an empty directory, and fails on a non-empty one
 	// (someone filled dir since we looked).
 	if err := os.Rename(tmp, dir); err != nil {
-		return nil, fmt.Errorf("create core %s: %w", dir, err)
+		return err
 	}
-	if err := syncDir(parent); err != nil {
-		return nil, fmt.Errorf("create core %s: %w", dir, err)
-	}
-	return Open(dir, OpenOptions{Sync: opts.Sync})
+	return syncDir(parent)
 }
 
 // writeNewCore writes the files of an empty writer core into dir, all synced.

@@ -30,23 +30,7 @@ func CreateReplica(dir string, key Hash, m *Manifest, sync SyncMode) (*Core, err
 	if err := checkNewDir(dir); err != nil {
 		return nil, err
 	}
-	dir = filepath.Clean(dir)
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("create replica %s: %w", dir, err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".creating-")
-	if err != nil {
-		return nil, fmt.Errorf("create replica %s: %w", dir, err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := writeCoreFiles(tmp, key, m); err != nil {
-		return nil, fmt.Errorf("create replica %s: %w", dir, err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return nil, fmt.Errorf("create replica %s: %w", dir, err)
-	}
-	if err := syncDir(parent); err != nil {
+	if err := buildDir(dir, func(tmp string) error { return writeCoreFiles(tmp, key, m) }); err != nil {
 		return nil, fmt.Errorf("create replica %s: %w", dir, err)
 	}
 	return Open(dir, OpenOptions{Sync: sync})
