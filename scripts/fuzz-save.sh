@@ -16,6 +16,8 @@ while IFS= read -r dir; do
 	target=${rel##*/}
 	dst="$pkg/testdata/fuzz/$target"
 	[[ -d "$pkg" ]] || continue
+	# Only targets this package defines (the cache may hold others').
+	grep -qs "^func ${target}(" "$pkg"/*_test.go || continue
 	mkdir -p "$dst"
 	for f in "$dir"/*; do
 		[[ -e "$dst/$(basename "$f")" ]] && continue
