@@ -132,14 +132,14 @@ func (h *Home) add(name string, key [32]byte, deviceName string) (*Project, erro
 	if deviceName == "" {
 		deviceName, _ = os.Hostname()
 	}
-	dir := h.projectDir(name)
-	if _, err := os.Stat(dir); err == nil {
-		return nil, fmt.Errorf("project %q: %w", name, ErrExists)
-	}
 	for _, other := range h.mustList() {
 		if p, err := h.Open(other); err == nil && p.Key == key {
 			return nil, fmt.Errorf("this device already has that project, as %q: %w", other, ErrExists)
 		}
+	}
+	dir := h.projectDir(name)
+	if _, err := os.Stat(dir); err == nil {
+		return nil, fmt.Errorf("project %q: %w (pick another name)", name, ErrExists)
 	}
 	id, err := h.Identity()
 	if err != nil {

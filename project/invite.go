@@ -13,6 +13,9 @@ import (
 // ErrBadCode is wrapped by every invitation-code error.
 var ErrBadCode = errors.New("bad join code")
 
+// ErrBadName is wrapped when a project name cannot be used.
+var ErrBadName = errors.New("bad project name")
+
 // An invitation code carries a project's name and key, in z-base-32 (an
 // alphabet chosen to be read aloud and typed: no 0/o, 1/l or 2/z pairs to
 // confuse), in dash-separated groups of four, with a 4-byte checksum:
@@ -72,7 +75,7 @@ func ParseInvite(code string) (name string, key [32]byte, err error) {
 	copy(key[:], payload[1:33])
 	name = string(payload[33:])
 	if err := checkName(name); err != nil {
-		return "", key, fmt.Errorf("%v: %w", err, ErrBadCode)
+		return "", key, fmt.Errorf("%w: %w", err, ErrBadCode)
 	}
 	return name, key, nil
 }
@@ -86,7 +89,7 @@ func inviteSum(payload []byte) []byte {
 func checkName(name string) error {
 	if name == "" || len(name) > maxNameBytes || !utf8.ValidString(name) || name == "." || name == ".." ||
 		strings.ContainsAny(name, "/\\\x00") || strings.TrimSpace(name) != name {
-		return fmt.Errorf("project name %q: use 1 to %d bytes, no slashes, no leading or trailing spaces", name, maxNameBytes)
+		return fmt.Errorf("project name %q: use 1 to %d bytes, no slashes, no leading or trailing spaces: %w", name, maxNameBytes, ErrBadName)
 	}
 	return nil
 }

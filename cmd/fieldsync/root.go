@@ -10,6 +10,7 @@ import (
 type globals struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	home, project  string // --home, --project
 }
 
 func newRootCmd(g *globals) *cobra.Command {
@@ -26,7 +27,8 @@ Exit codes: 0 ok, 1 failure or failed check, 2 bad command line or input.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
-	root.AddCommand(newCoreCmd(g), newDemoCmd(g))
+	projectFlags(root, g)
+	root.AddCommand(newCoreCmd(g), newDemoCmd(g), newInitCmd(g), newJoinCmd(g), newInviteCmd(g), newStatusCmd(g))
 	return root
 }
 

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestInitInviteJoinStatus: two homes, one project, as two teammates would
+// set it up from the CLI.
+func TestInitInviteJoinStatus(t *testing.T) {
+	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	mustFS(t, "--home", a, "init", "rio-negro", "--device-name", "Maria")
+	var inv struct{ Code string }
+	if err := json.Unmarshal([]byte(mustFS(t, "--home", a, "invite", "--json")), &inv); err != nil || inv.Code == "" {
+		t.Fatalf("invite --json: %v", err)
+	}
+	// Typed in capitals with spaces: still fine.
+	typed := strings.ToUpper(strings.ReplaceAll(inv.Code, "-", " "))
+	mustFS(t, "--home", b, "join", typed, "--device-name", "João")
+
+	status := func(home string) statusReport {
+		t.Helper()
+		var s statusReport
+		if err := json.Unmarshal([]byte(mustFS(t, "--home", home, "status", "--json")), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	sa, sb := status(a), status(b)
+	if sa.Project != "rio-negro" || sb.Project != "rio-negro" || !sa.Default || sa.DiscoveryKey != sb.DiscoveryKey {
+		t.Fatalf("status a %+v b %+v", sa, sb)
+	}
+	if sa.Device.Name != "Maria" || sb.Device.Name != "João" || sa.Device.Identity == sb.Device.Identity {
+		t.Fatalf("devices %+v %+v", sa.Device, sb.Device)
+	}
+	for _, s := range []statusReport{sa, sb} {
+		if len(s.Cores) != 2 {
+			t.Fatalf("%d cores", len(s.Cores))
+		}
+		for _, c := range s.Cores {
+			want := uint64(0)
+			if c.Own == "data" {
+				want = 1 // the device record
+			}
+			if c.Length != want || c.Own == "" {
+				t.Fatalf("core %+v", c)
+			}
+		}
+	}
+	if sa.Cores[0].Key == sb.Cores[0].Key || sa.Cores[1].Key == sb.Cores[1].Key {
+		t.Fatal("two devices share a core")
+	}
+	for _, f := range []string{filepath.Join(a, "device.key"), filepath.Join(a, "projects", "rio-negro", "project.key")} {
+		if st, err := os.Stat(f); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: mode %v %v", f, st.Mode(), err)
+		}
+	}
+}
+
+func TestProjectCommandErrors(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "h")
+	mustFS(t, "--home", home, "init", "p1")
+	code := mustFS(t, "--home", home, "invite")
+	bad := []byte(strings.TrimSpace(code))
+	bad[3] ^= 1 // one letter off
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"init", "p1"}, 2, "already exists"},
+		{[]string{"init", "a/b"}, 2, "no slashes"},
+		{[]string{"join", string(bad)}, 2, "bad join code"},
+		{[]string{"join", strings.TrimSpace(code)}, 2, "already has that project"},
+		{[]string{"--project", "nope", "status"}, 2, "no such project"},
+		{[]string{"init"}, 2, "wrong number of arguments"},
+	} {
+		c, out, errs := fs(t, "", append([]string{"--home", home}, tc.args...)...)
+		if c != tc.code || !strings.Contains(errs, tc.msg) || strings.Count(errs, "\n") != 1 || out != "" {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want exit %d and %q", tc.args, c, errs, out, tc.code, tc.msg)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(home, "projects"))
+	if len(entries) != 1 {
+		t.Fatalf("failed commands left %d entries in projects/", len(entries))
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	if c, _, errs := fs(t, "", "--home", empty, "status"); c != 2 || !strings.Contains(errs, "fieldsync init NAME") {
+		t.Errorf("status without a project: exit %d %q", c, errs)
+	}
+}
