@@ -92,3 +92,60 @@ func TestProjectCommandErrors(t *testing.T) {
 		t.Errorf("status without a project: exit %d %q", c, errs)
 	}
 }
+
+// TestObserveShowMedia: record with tags and a photo, read it back, and
+// see that bad input writes nothing.
+func TestObserveShowMedia(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "h")
+	mustFS(t, "--home", home, "init", "p", "--device-name", "Maria")
+	photo := filepath.Join(t.TempDir(), "stump.jpg")
+	body := strings.Repeat("\xff\xd8 a photo ", 20000) // 220,000 bytes: 4 media blocks
+	if err := os.WriteFile(photo, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var rec struct{ ID, Version string }
+	out := mustFS(t, "--home", home, "observe", "--lat", "-3.4653", "--lon", "-62.2159", "--alt", "40", "--accuracy", "5",
+		"--tag", "category=illegal-logging", "--tag", "trees=12", "--tag", "confirmed=true", "--tag", "code=007",
+		"--notes", "Fresh stumps", "--attach", photo, "--durability", "os", "--json")
+	if err := json.Unmarshal([]byte(out), &rec); err != nil || rec.ID == "" || !strings.Contains(rec.Version, "@1") {
+		t.Fatalf("observe: %q %v", out, err)
+	}
+	var show showReport
+	if err := json.Unmarshal([]byte(mustFS(t, "--home", home, "show", rec.ID, "--history", "--json")), &show); err != nil {
+		t.Fatal(err)
+	}
+	r := show.Current.Record
+	if show.Current.Author != "Maria" || show.Forked || len(show.Versions) != 1 || r.Tags["trees"].Value() != 12.0 ||
+		r.Tags["confirmed"].Value() != true || r.Tags["code"].Value() != "007" || r.Tags["notes"].Value() != "Fresh stumps" ||
+		len(r.Attachments) != 1 || r.Attachments[0].Blocks != 4 || *r.Accuracy != 5 {
+		t.Fatalf("show: %+v", show)
+	}
+	if g, _ := r.Geometry.MarshalJSON(); string(g) != `{"coordinates":[-62.2159,-3.4653,40],"type":"Point"}` {
+		t.Fatalf("geometry %s", g)
+	}
+	back := filepath.Join(t.TempDir(), "back.jpg")
+	mustFS(t, "--home", home, "media", "get", rec.ID, "stump.jpg", "-o", back)
+	if b, _ := os.ReadFile(back); string(b) != body {
+		t.Fatal("the attachment came back different")
+	}
+
+	before := mustFS(t, "--home", home, "status", "--json")
+	for _, args := range [][]string{
+		{"observe", "--lat", "91", "--lon", "0"},
+		{"observe", "--lat", "1", "--lon", "NaN"},
+		{"observe", "--lat", "1"},
+		{"observe", "--lat", "1", "--lon", "1", "--attach", filepath.Join(t.TempDir(), "missing.jpg")},
+		{"observe", "--lat", "1", "--lon", "1", "--tag", "=x"},
+		{"observe", "--geometry", photo},
+		{"show", "no-such-id"},
+		{"media", "get", rec.ID, "other.jpg", "-o", filepath.Join(t.TempDir(), "x")},
+	} {
+		code, stdout, errs := fs(t, "", append([]string{"--home", home}, args...)...)
+		if code != 2 || stdout != "" || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout, errs)
+		}
+	}
+	if after := mustFS(t, "--home", home, "status", "--json"); after != before {
+		t.Fatalf("refused commands changed the cores:\n%s\n%s", before, after)
+	}
+}

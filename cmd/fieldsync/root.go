@@ -28,7 +28,8 @@ Exit codes: 0 ok, 1 failure or failed check, 2 bad command line or input.`,
 		return &exitError{code: exitUsage, err: err}
 	})
 	projectFlags(root, g)
-	root.AddCommand(newCoreCmd(g), newDemoCmd(g), newInitCmd(g), newJoinCmd(g), newInviteCmd(g), newStatusCmd(g))
+	root.AddCommand(newCoreCmd(g), newDemoCmd(g), newInitCmd(g), newJoinCmd(g), newInviteCmd(g), newStatusCmd(g),
+		newObserveCmd(g), newShowCmd(g), newMediaCmd(g))
 	return root
 }
 

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/fieldsync/fieldsync/geo"
+	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/observation"
+	"github.com/fieldsync/fieldsync/project"
+	"github.com/spf13/cobra"
+)
+
+// parseTag reads k=v: "true"/"false" are bools, a number in its plain
+// form (12, -3.5; not 007) is a number, anything else a string.
+func parseTag(s string) (string, observation.Tag, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return "", observation.Tag{}, usageErr("--tag %q: want KEY=VALUE", s)
+	}
+	switch v {
+	case "true", "false":
+		return k, observation.Bool(v == "true"), nil
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil && strconv.FormatFloat(f, 'f', -1, 64) == v {
+		return k, observation.Number(f), nil
+	}
+	return k, observation.String(v), nil
+}
+
+func newObserveCmd(g *globals) *cobra.Command {
+	var lat, lon, alt, accuracy float64
+	var geomFile, notes, durability string
+	var tags, attach []string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "observe --lat LAT --lon LON [flags]",
+		Short: "Record an observation at a place, with tags and attachments",
+		Long: `Record an observation in this device's signed log: a point (--lat/--lon,
+optional --alt and --accuracy in metres) or any GeoJSON geometry
+(--geometry FILE), tags (--tag KEY=VALUE, repeatable; true/false become
+booleans and plain numbers numbers), notes, and files (--attach FILE,
+repeatable; stored in this device's media core). Everything is checked
+before anything is written. Prints the new observation's id.`,
+		Example: `  fieldsync observe --lat -3.4653 --lon -62.2159 --tag category=illegal-logging --notes "Fresh stumps" --attach stump.jpg
+  fieldsync observe --geometry clearing.geojson --tag category=deforestation --json`,
+		Args: nArgs(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, p, err := openProject(g)
+			if err != nil {
+				return err
+			}
+			mode, err := parseDurability(durability)
+			if err != nil {
+				return err
+			}
+			var geom geo.Geometry
+			switch {
+			case geomFile != "":
+				if cmd.Flags().Changed("lat") || cmd.Flags().Changed("lon") {
+					return usageErr("give either --geometry or --lat/--lon, not both")
+				}
+				b, err := os.ReadFile(geomFile)
+				if err != nil {
+					return usageErr("--geometry: %v", err)
+				}
+				if geom, err = geo.Parse(b); err != nil {
+					return usageErr("--geometry %s: %v", geomFile, err)
+				}
+			case cmd.Flags().Changed("lat") && cmd.Flags().Changed("lon"):
+				var a *float64
+				if cmd.Flags().Changed("alt") {
+					a = &alt
+				}
+				if geom, err = geo.NewPoint(lon, lat, a); err != nil {
+					return usageErr("%v", err)
+				}
+			default:
+				return usageErr("where was it? give --lat and --lon, or --geometry FILE")
+			}
+			now := project.Now()
+			o := &observation.Observation{ID: project.NewID(), Created: now, Updated: now, Geometry: &geom, Tags: map[string]observation.Tag{}}
+			if cmd.Flags().Changed("accuracy") {
+				o.Accuracy = &accuracy
+			}
+			for _, t := range tags {
+				k, v, err := parseTag(t)
+				if err != nil {
+					return err
+				}
+				o.Tags[k] = v
+			}
+			if notes != "" {
+				o.Tags["notes"] = observation.String(notes)
+			}
+			var files []project.File
+			for _, path := range attach {
+				f, err := project.ReadFile(path)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				files = append(files, f)
+			}
+			v, err := p.Write(o, files, mode)
+			if errors.Is(err, observation.ErrInvalid) {
+				return usageErr("%v", err)
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(g.stdout, map[string]string{"id": o.ID, "version": string(v)})
+			}
+			_, err = fmt.Fprintln(g.stdout, o.ID)
+			return err
+		},
+	}
+	f := c.Flags()
+	f.Float64Var(&lat, "lat", 0, "latitude, degrees (WGS84)")
+	f.Float64Var(&lon, "lon", 0, "longitude, degrees (WGS84)")
+	f.Float64Var(&alt, "alt", 0, "altitude, metres")
+	f.Float64Var(&accuracy, "accuracy", 0, "horizontal accuracy, metres")
+	f.StringVar(&geomFile, "geometry", "", "a GeoJSON geometry file instead of --lat/--lon")
+	f.StringArrayVar(&tags, "tag", nil, "KEY=VALUE (repeatable)")
+	f.StringVar(&notes, "notes", "", "free text (the notes tag)")
+	f.StringArrayVar(&attach, "attach", nil, "a file to attach (repeatable)")
+	f.BoolVar(&asJSON, "json", false, `print {"id", "version"}`)
+	durabilityFlag(c, &durability)
+	return c
+}
+
+// showReport is the JSON of `fieldsync show`.
+type showReport struct {
+	ID       string          `json:"id"`
+	Current  versionReport   `json:"current"`
+	Forked   bool            `json:"forked"`
+	Heads    []string        `json:"heads"`
+	Versions []versionReport `json:"versions,omitempty"` // with --history
+}
+
+type versionReport struct {
+	Version string                   `json:"version"`
+	Author  string                   `json:"author"` // the device name its core's device record gives
+	Record  *observation.Observation `json:"record"`
+}
+
+func newShowCmd(g *globals) *cobra.Command {
+	var history, asJSON bool
+	c := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show an observation: its current version, forks and history",
+		Example: `  fieldsync show 3f1c9a0b2d4e5f60718293a4
+  fieldsync show 3f1c9a0b2d4e5f60718293a4 --history --json`,
+		Args: nArgs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, p, err := openProject(g)
+			if err != nil {
+				return err
+			}
+			h, err := p.History(args[0])
+			if errors.Is(err, project.ErrNotFound) {
+				return usageErr("%v", err)
+			}
+			if err != nil {
+				return err
+			}
+			authors := map[string]string{}
+			author := func(v observation.VersionID) string {
+				key, _, _ := v.Parse()
+				k := hex.EncodeToString(key[:])
+				if a, ok := authors[k]; ok {
+					return a
+				}
+				authors[k] = deviceName(p, key)
+				return authors[k]
+			}
+			rep := showReport{ID: h.ID, Forked: h.Forked(), Current: versionReport{Version: string(h.Current.ID), Author: author(h.Current.ID), Record: h.Current.Obs}}
+			for _, hd := range h.Heads {
+				rep.Heads = append(rep.Heads, string(hd.ID))
+			}
+			if history {
+				for _, v := range h.Versions {
+					rep.Versions = append(rep.Versions, versionReport{Version: string(v.ID), Author: author(v.ID), Record: v.Obs})
+				}
+			}
+			if asJSON {
+				return writeJSON(g.stdout, rep)
+			}
+			b, _ := h.Current.Obs.Encode()
+			fmt.Fprintf(g.stdout, "%s (version %s by %s)\n%s\n", h.ID, short(h.Current.ID), rep.Current.Author, b)
+			if h.Forked() {
+				fmt.Fprintf(g.stdout, "forked: %d concurrent versions; shown: the latest updated (%s)\n", len(h.Heads), h.Current.Obs.Updated)
+			}
+			if history {
+				for _, v := range rep.Versions {
+					fmt.Fprintf(g.stdout, "  %s  %s  by %s%s\n", v.Record.Updated, short(observation.VersionID(v.Version)), v.Author, map[bool]string{true: "  (deleted)"}[v.Record.Deleted])
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&history, "history", false, "list every version with its author")
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return c
+}
+
+func short(v observation.VersionID) string {
+	s := string(v)
+	if k, i, ok := strings.Cut(s, "@"); ok && len(k) > 12 {
+		return k[:12] + "…@" + i
+	}
+	return s
+}
+
+// deviceName is the name in the device record at the head of a data core.
+func deviceName(p *project.Project, key [32]byte) string {
+	c, err := hypercore.Open(filepath.Join(p.Dir, "cores", hex.EncodeToString(key[:])), hypercore.OpenOptions{ReadOnly: true})
+	if err != nil {
+		return "unknown device"
+	}
+	defer c.Close()
+	b, err := c.Get(0)
+	if err != nil {
+		return "unknown device"
+	}
+	d, err := observation.DecodeDevice(b)
+	if err != nil || d.Data != hex.EncodeToString(key[:]) {
+		return "unknown device"
+	}
+	return d.Name
+}
+
+func newMediaCmd(g *globals) *cobra.Command {
+	c := groupCmd(&cobra.Command{Use: "media", Short: "Attachments of observations"})
+	var out string
+	get := &cobra.Command{
+		Use:   "get ID NAME -o FILE",
+		Short: "Write an attachment's bytes to FILE, checked against its SHA-256",
+		Long: `Write attachment NAME of observation ID to FILE ("-": standard output).
+The bytes are checked against the SHA-256 the observation records before
+anything is written; a missing or damaged attachment is an error and FILE
+is left untouched.`,
+		Example: `  fieldsync media get 3f1c9a0b2d4e5f60718293a4 stump.jpg -o stump.jpg`,
+		Args:    nArgs(2, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usageErr("-o FILE is required (- for standard output)")
+			}
+			_, p, err := openProject(g)
+			if err != nil {
+				return err
+			}
+			var buf bytes.Buffer
+			if _, err := p.Attachment(args[0], args[1], &buf); err != nil {
+				if errors.Is(err, project.ErrNotFound) {
+					return usageErr("%v", err)
+				}
+				return err
+			}
+			if out == "-" {
+				_, err = g.stdout.Write(buf.Bytes())
+				return err
+			}
+			tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
+			if err != nil {
+				return err
+			}
+			defer os.Remove(tmp.Name())
+			if _, err := tmp.Write(buf.Bytes()); err != nil {
+				tmp.Close()
+				return err
+			}
+			if err := tmp.Close(); err != nil {
+				return err
+			}
+			return os.Rename(tmp.Name(), out)
+		},
+	}
+	get.Flags().StringVarP(&out, "output", "o", "", "file to write (- for standard output)")
+	c.AddCommand(get)
+	return c
+}

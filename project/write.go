@@ -1,0 +1,174 @@
+package project
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/observation"
+)
+
+// ErrNotFound: no observation or attachment by that id or name.
+var ErrNotFound = errors.New("not found")
+
+// File is an attachment to store: its name and its bytes.
+type File struct {
+	Name string
+	Data []byte
+	Type string // MIME type; "" to guess from the name and the bytes
+}
+
+// ReadFile reads an attachment from disk.
+func ReadFile(path string) (File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return File{}, fmt.Errorf("attachment %s: %w", path, err)
+	}
+	return File{Name: filepath.Base(path), Data: b}, nil
+}
+
+// NewID is a fresh random observation id (24 hex digits).
+func NewID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Now is the current time in the canonical form records use.
+func Now() string { return time.Now().UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano) }
+
+// Write records a version of an observation: the attachments go to this
+// device's media core (64 KiB blocks, one signed batch), then the
+// observation, naming them, to its data core. o is completed (type,
+// schema, attachments) and validated before anything is written, so bad
+// input writes nothing. It returns the new version's id.
+func (p *Project) Write(o *observation.Observation, files []File, sync hypercore.SyncMode) (observation.VersionID, error) {
+	o.Type, o.Schema = observation.TypeObservation, observation.Schema
+	media, err := p.OpenOwnCore(CoreMedia, sync)
+	if err != nil {
+		return "", err
+	}
+	defer media.Close()
+	mediaKey := media.Key()
+	start := media.Length()
+	var blocks [][]byte
+	o.Attachments = append(o.Attachments[:0:0], o.Attachments...)
+	for _, f := range files {
+		sum := sha256.Sum256(f.Data)
+		typ := f.Type
+		if typ == "" {
+			typ = mime.TypeByExtension(filepath.Ext(f.Name))
+		}
+		if typ == "" {
+			typ = http.DetectContentType(f.Data)
+		}
+		n := uint64(len(f.Data)+observation.MediaBlockSize-1) / observation.MediaBlockSize
+		o.Attachments = append(o.Attachments, observation.Attachment{
+			Name: f.Name, Type: typ, Size: uint64(len(f.Data)), SHA256: hex.EncodeToString(sum[:]),
+			Core: hex.EncodeToString(mediaKey[:]), Start: start + uint64(len(blocks)), Blocks: n,
+		})
+		for off := 0; off < len(f.Data); off += observation.MediaBlockSize {
+			blocks = append(blocks, f.Data[off:min(off+observation.MediaBlockSize, len(f.Data))])
+		}
+	}
+	block, err := o.Encode()
+	if err != nil {
+		return "", err
+	}
+	data, err := p.OpenOwnCore(CoreData, sync)
+	if err != nil {
+		return "", err
+	}
+	defer data.Close()
+	if len(blocks) > 0 {
+		if _, err := media.Append(blocks...); err != nil {
+			return "", fmt.Errorf("store attachments: %w", err)
+		}
+	}
+	n, err := data.Append(block)
+	if err != nil {
+		return "", fmt.Errorf("store the observation: %w", err)
+	}
+	return observation.NewVersionID(data.Key(), n-1), nil
+}
+
+// History finds every version of observation id in the project's cores
+// (a scan; the index makes this fast) and resolves them.
+func (p *Project) History(id string) (*observation.History, error) {
+	keys, err := p.CoreKeys()
+	if err != nil {
+		return nil, err
+	}
+	var versions []observation.Version
+	for _, k := range keys {
+		c, err := hypercore.Open(p.coreDir(k), hypercore.OpenOptions{ReadOnly: true})
+		if err != nil {
+			return nil, err
+		}
+		for i := uint64(0); i < c.Contiguous(); i++ {
+			b, err := c.Get(i)
+			if err != nil {
+				c.Close()
+				return nil, err
+			}
+			if kind, err := observation.Kind(b); err != nil || kind != observation.TypeObservation {
+				continue
+			}
+			o, err := observation.Decode(b)
+			if err != nil || o.ID != id {
+				continue
+			}
+			versions = append(versions, observation.Version{ID: observation.NewVersionID(k, i), Obs: o})
+		}
+		c.Close()
+	}
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("observation %q: %w", id, ErrNotFound)
+	}
+	return observation.Resolve(versions)
+}
+
+// Attachment writes the bytes of attachment name of observation id's
+// current version to w, checking them against its SHA-256 first: nothing
+// is written if they do not match, or if they are not all on this device.
+func (p *Project) Attachment(id, name string, w io.Writer) (observation.Attachment, error) {
+	h, err := p.History(id)
+	if err != nil {
+		return observation.Attachment{}, err
+	}
+	for _, a := range h.Current.Obs.Attachments {
+		if a.Name != name {
+			continue
+		}
+		kb, _ := hex.DecodeString(a.Core)
+		c, err := hypercore.Open(p.coreDir([32]byte(kb)), hypercore.OpenOptions{ReadOnly: true})
+		if err != nil {
+			return a, fmt.Errorf("attachment %q is not on this device (its media core is missing): %w", name, err)
+		}
+		defer c.Close()
+		buf := make([]byte, 0, a.Size)
+		for i := a.Start; i < a.Start+a.Blocks; i++ {
+			b, err := c.Get(i)
+			if err != nil {
+				return a, fmt.Errorf("attachment %q: block %d: %w", name, i, err)
+			}
+			buf = append(buf, b...)
+		}
+		sum := sha256.Sum256(buf)
+		if uint64(len(buf)) != a.Size || hex.EncodeToString(sum[:]) != a.SHA256 {
+			return a, fmt.Errorf("attachment %q: the stored bytes do not match its SHA-256 (%d bytes, expected %d)", name, len(buf), a.Size)
+		}
+		_, err = w.Write(buf)
+		return a, err
+	}
+	return observation.Attachment{}, fmt.Errorf("observation %q has no attachment %q: %w", id, name, ErrNotFound)
+}
