@@ -172,3 +172,42 @@ func (p *Project) Attachment(id, name string, w io.Writer) (observation.Attachme
 	}
 	return observation.Attachment{}, fmt.Errorf("observation %q has no attachment %q: %w", id, name, ErrNotFound)
 }
+
+// Edit records a new version of observation id: change is applied to a
+// copy of the current version, which then supersedes every head (so an
+// edit also merges a fork). It returns the new version's id.
+func (p *Project) Edit(id string, change func(o *observation.Observation) error, files []File, sync hypercore.SyncMode) (observation.VersionID, error) {
+	h, err := p.History(id)
+	if err != nil {
+		return "", err
+	}
+	if h.Current.Obs.Deleted {
+		return "", fmt.Errorf("observation %q is deleted: %w", id, ErrNotFound)
+	}
+	o := *h.Current.Obs
+	o.Tags = make(map[string]observation.Tag, len(h.Current.Obs.Tags))
+	for k, v := range h.Current.Obs.Tags {
+		o.Tags[k] = v
+	}
+	if err := change(&o); err != nil {
+		return "", err
+	}
+	o.Links = nil
+	for _, hd := range h.Heads {
+		o.Links = append(o.Links, hd.ID)
+	}
+	o.Updated = Now()
+	if o.Updated < h.Current.Obs.Updated {
+		o.Updated = h.Current.Obs.Updated // a clock behind the last edit's
+	}
+	return p.Write(&o, files, sync)
+}
+
+// Delete records a tombstone for observation id (its data stays in the
+// log, signed; the tombstone hides it from lists).
+func (p *Project) Delete(id string, sync hypercore.SyncMode) (observation.VersionID, error) {
+	return p.Edit(id, func(o *observation.Observation) error {
+		o.Deleted = true
+		return nil
+	}, nil, sync)
+}

@@ -75,3 +75,49 @@ func TestWriteEditAttachments(t *testing.T) {
 		t.Fatalf("a refused observation wrote blocks: data %d→%d, media %d→%d", dl, data.Length(), ml, media.Length())
 	}
 }
+
+func TestEditMergesForksAndDelete(t *testing.T) {
+	h, _ := OpenHome(filepath.Join(t.TempDir(), "h"))
+	p, _ := h.Create("p", "dev")
+	g, _ := geo.NewPoint(1, 2, nil)
+	now := Now()
+	o := &observation.Observation{ID: NewID(), Created: now, Updated: now, Geometry: &g}
+	v1, err := p.Write(o, nil, hypercore.SyncNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fork: two versions that both supersede v1 only.
+	for _, cat := range []string{"a", "b"} {
+		f := *o
+		f.Links = []observation.VersionID{v1}
+		f.Updated = Now()
+		f.Tags = map[string]observation.Tag{"category": observation.String(cat)}
+		if _, err := p.Write(&f, nil, hypercore.SyncNone); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hist, _ := p.History(o.ID); !hist.Forked() {
+		t.Fatal("no fork made")
+	}
+	v4, err := p.Edit(o.ID, func(o *observation.Observation) error {
+		o.Tags["checked"] = observation.Bool(true)
+		return nil
+	}, nil, hypercore.SyncNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, _ := p.History(o.ID)
+	if hist.Forked() || hist.Current.ID != v4 || hist.Current.Obs.Tags["checked"].Value() != true {
+		t.Fatalf("the edit did not merge the fork: %d heads", len(hist.Heads))
+	}
+	if _, err := p.Delete(o.ID, hypercore.SyncNone); err != nil {
+		t.Fatal(err)
+	}
+	hist, _ = p.History(o.ID)
+	if !hist.Current.Obs.Deleted {
+		t.Fatal("not deleted")
+	}
+	if _, err := p.Delete(o.ID, hypercore.SyncNone); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleting twice: %v", err)
+	}
+}

@@ -149,3 +149,32 @@ func TestObserveShowMedia(t *testing.T) {
 		t.Fatalf("refused commands changed the cores:\n%s\n%s", before, after)
 	}
 }
+
+func TestEditDelete(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "h")
+	mustFS(t, "--home", home, "init", "p")
+	id := strings.TrimSpace(mustFS(t, "--home", home, "observe", "--lat", "1", "--lon", "2", "--tag", "draft=true", "--tag", "category=a", "--durability", "os"))
+	mustFS(t, "--home", home, "edit", id, "--lat", "1.5", "--lon", "2.5", "--tag", "category=b", "--untag", "draft", "--durability", "os")
+	var show showReport
+	json.Unmarshal([]byte(mustFS(t, "--home", home, "show", id, "--history", "--json")), &show)
+	r := show.Current.Record
+	if len(show.Versions) != 2 || r.Tags["category"].Value() != "b" || r.Tags["draft"].Value() != nil {
+		t.Fatalf("after edit: %+v", show)
+	}
+	if g, _ := r.Geometry.MarshalJSON(); string(g) != `{"coordinates":[2.5,1.5],"type":"Point"}` {
+		t.Fatalf("geometry %s", g)
+	}
+	for _, args := range [][]string{{"edit", id}, {"edit", id, "--untag", "nope"}, {"edit", id, "--lat", "1"}, {"edit", "missing", "--tag", "a=b"}, {"delete", "missing"}} {
+		if code, _, errs := fs(t, "", append([]string{"--home", home}, args...)...); code != 2 {
+			t.Errorf("%v: exit %d %q", args, code, errs)
+		}
+	}
+	mustFS(t, "--home", home, "delete", id, "--durability", "os")
+	json.Unmarshal([]byte(mustFS(t, "--home", home, "show", id, "--json")), &show)
+	if !show.Current.Record.Deleted {
+		t.Fatal("not deleted")
+	}
+	if code, _, _ := fs(t, "", "--home", home, "edit", id, "--tag", "a=b"); code != 2 {
+		t.Error("edited a deleted observation")
+	}
+}
