@@ -178,3 +178,56 @@ func TestEditDelete(t *testing.T) {
 		t.Error("edited a deleted observation")
 	}
 }
+
+// TestImport: a FeatureCollection and line-delimited features import; one
+// bad feature imports nothing and is named.
+func TestImport(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "h")
+	mustFS(t, "--home", home, "init", "p")
+	dir := t.TempDir()
+	fc := `{"type":"FeatureCollection","features":[
+		{"type":"Feature","id":7,"geometry":{"type":"Point","coordinates":[-62.2,-3.4]},"properties":{"category":"mining","trees":3,"gone":null}},
+		{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]},"properties":{"category":"clearing"}}]}`
+	nd := `{"type":"Feature","geometry":{"type":"Point","coordinates":[1,1]},"properties":{}}
+{"type":"Feature","geometry":{"type":"LineString","coordinates":[[1,1],[2,2]]},"properties":{"k":[1,"a",true]}}
+`
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if out := mustFS(t, "--home", home, "import", write("a.geojson", fc), "--durability", "os"); !strings.Contains(out, "imported 2") {
+		t.Fatalf("import: %q", out)
+	}
+	code, out, errs := fs(t, nd, "--home", home, "import", "-", "--json", "--durability", "os")
+	if code != 0 || !strings.Contains(out, `"imported":2`) {
+		t.Fatalf("import -: %d %q %q", code, out, errs)
+	}
+	var st statusReport
+	json.Unmarshal([]byte(mustFS(t, "--home", home, "status", "--json")), &st)
+	before := mustFS(t, "--home", home, "status", "--json")
+	for _, c := range st.Cores {
+		if c.Own == "data" && c.Length != 1+2+2 {
+			t.Fatalf("data core length %d, want the device record and 4 observations", c.Length)
+		}
+	}
+	for _, tc := range []struct{ body, why string }{
+		{strings.Replace(fc, "-3.4]", "-93.4]", 1), "feature 0: geometry: coordinates[1]: latitude -93.4"},
+		{strings.Replace(fc, `"trees":3`, `"trees":{"a":1}`, 1), `feature 0: property "trees"`},
+		{strings.Replace(fc, `[1,1],[0,0]`, `[1,1],[0,1]`, 1), "feature 1: geometry: coordinates[0]: ring is not closed"},
+		{nd + `{"type":"Feature","geometry":null,"properties":{}}`, "feature 2: no geometry"},
+		{`{"type":"FeatureCollection","features":[]}`, "no features"},
+		{`[1,2]`, "not GeoJSON"},
+		{nd + "{oops", "feature 2: not JSON"},
+	} {
+		code, _, errs := fs(t, "", "--home", home, "import", write("bad.geojson", tc.body))
+		if code != 2 || !strings.Contains(errs, tc.why) {
+			t.Errorf("exit %d, stderr %q; want 2 and %q", code, errs, tc.why)
+		}
+	}
+	if after := mustFS(t, "--home", home, "status", "--json"); after != before {
+		t.Fatal("a refused import wrote something")
+	}
+}

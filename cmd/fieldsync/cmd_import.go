@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/fieldsync/fieldsync/geo"
+	"github.com/fieldsync/fieldsync/observation"
+	"github.com/fieldsync/fieldsync/project"
+	"github.com/spf13/cobra"
+)
+
+func newImportCmd(g *globals) *cobra.Command {
+	var durability string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Import GeoJSON features as observations (all or nothing)",
+		Long: `Import a GeoJSON FeatureCollection, a single Feature, or one Feature per
+line ("-" reads standard input). Each feature becomes an observation;
+its properties become tags (null ones are dropped), its id the tag
+import_id. Every feature is checked first: one invalid feature imports
+nothing, and the error names it. The observations are stored as one
+signed batch.`,
+		Example: `  fieldsync import sightings.geojson
+  ogr2ogr -f GeoJSONSeq /vsistdout/ survey.gpkg | fieldsync import -`,
+		Args: nArgs(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, p, err := openProject(g)
+			if err != nil {
+				return err
+			}
+			mode, err := parseDurability(durability)
+			if err != nil {
+				return err
+			}
+			var r io.Reader = g.stdin
+			if args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				defer f.Close()
+				r = f
+			}
+			obs, err := project.ParseFeatures(r)
+			if errors.Is(err, observation.ErrInvalid) || errors.Is(err, geo.ErrInvalid) {
+				return usageErr("%s: %v", args[0], err)
+			}
+			if err != nil {
+				return err
+			}
+			prog := newProgress(g.stderr, "import", uint64(len(obs)))
+			err = p.Import(obs, mode, prog.update)
+			prog.done()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(g.stdout, map[string]int{"imported": len(obs)})
+			}
+			_, err = fmt.Fprintf(g.stdout, "imported %d observation(s)\n", len(obs))
+			return err
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, `print {"imported": N}`)
+	durabilityFlag(c, &durability)
+	return c
+}
