@@ -211,3 +211,44 @@ func (p *Project) Delete(id string, sync hypercore.SyncMode) (observation.Versio
 		return nil
 	}, nil, sync)
 }
+
+// Histories resolves every observation in the project (a scan of every
+// data core; the index will make this incremental).
+func (p *Project) Histories() ([]*observation.History, error) {
+	keys, err := p.CoreKeys()
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string][]observation.Version{}
+	for _, k := range keys {
+		c, err := hypercore.Open(p.coreDir(k), hypercore.OpenOptions{ReadOnly: true})
+		if err != nil {
+			return nil, err
+		}
+		for i := uint64(0); i < c.Contiguous(); i++ {
+			b, err := c.Get(i)
+			if err != nil {
+				c.Close()
+				return nil, err
+			}
+			if kind, err := observation.Kind(b); err != nil || kind != observation.TypeObservation {
+				continue
+			}
+			o, err := observation.Decode(b)
+			if err != nil {
+				continue // a record this fieldsync cannot read (newer schema): skipped, not fatal
+			}
+			byID[o.ID] = append(byID[o.ID], observation.Version{ID: observation.NewVersionID(k, i), Obs: o})
+		}
+		c.Close()
+	}
+	out := make([]*observation.History, 0, len(byID))
+	for _, vs := range byID {
+		h, err := observation.Resolve(vs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}

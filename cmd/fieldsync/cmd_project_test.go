@@ -231,3 +231,70 @@ func TestImport(t *testing.T) {
 		t.Fatal("a refused import wrote something")
 	}
 }
+
+// TestList: the filters and formats of list, on imported features.
+func TestList(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "h")
+	mustFS(t, "--home", home, "init", "p")
+	fc := `{"type":"FeatureCollection","features":[
+		{"type":"Feature","geometry":{"type":"Point","coordinates":[-62.2159,-3.4653]},"properties":{"category":"mining","n":1}},
+		{"type":"Feature","geometry":{"type":"Point","coordinates":[-62.2302,-3.4711]},"properties":{"category":"logging"}},
+		{"type":"Feature","geometry":{"type":"Point","coordinates":[179.5,0.5]},"properties":{"category":"mining"}},
+		{"type":"Feature","geometry":{"type":"LineString","coordinates":[[-62.3,-3.5],[-62.2,-3.4]]},"properties":{"category":"road"}}]}`
+	code, _, errs := fs(t, fc, "--home", home, "import", "-", "--durability", "os")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	count := func(args ...string) int {
+		t.Helper()
+		var items []listItem
+		out := mustFS(t, append([]string{"--home", home, "list", "--format", "json"}, args...)...)
+		if err := json.Unmarshal([]byte(out), &items); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return len(items)
+	}
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 4},
+		{[]string{"--tag", "category=mining"}, 2},
+		{[]string{"--tag", "category=mining", "--tag", "n=1"}, 1},
+		{[]string{"--bbox", "170,-10,-170,10"}, 1},
+		{[]string{"--bbox", "-62.22,-3.47,-62.21,-3.46"}, 1},
+		{[]string{"--near", "-3.4653,-62.2159", "--radius", "2km"}, 2}, // two points 1.7 km apart; the road is 7 km off
+		{[]string{"--near", "-3.4653,-62.2159", "--radius", "100m"}, 1},
+		{[]string{"--since", "2000-01-01", "--limit", "3"}, 3},
+		{[]string{"--until", "2000-01-01"}, 0},
+	} {
+		if got := count(tc.args...); got != tc.want {
+			t.Errorf("list %v: %d, want %d", tc.args, got, tc.want)
+		}
+	}
+	area := filepath.Join(t.TempDir(), "area.geojson")
+	os.WriteFile(area, []byte(`{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[-62.25,-3.48],[-62.2,-3.48],[-62.2,-3.45],[-62.25,-3.45],[-62.25,-3.48]]]}}`), 0o644)
+	if got := count("--within", area); got != 2 {
+		t.Errorf("--within: %d, want 2 (the road leaves the area)", got)
+	}
+	var fcOut struct {
+		Type     string
+		Features []struct {
+			ID         string
+			Properties map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(mustFS(t, "--home", home, "list", "--format", "geojson", "--tag", "category=logging")), &fcOut); err != nil ||
+		fcOut.Type != "FeatureCollection" || len(fcOut.Features) != 1 || fcOut.Features[0].Properties["category"] != "logging" {
+		t.Fatalf("geojson: %+v %v", fcOut, err)
+	}
+	csvOut := mustFS(t, "--home", home, "list", "--format", "csv", "--tag", "category=road")
+	if !strings.HasPrefix(csvOut, "id,created,updated,lat,lon,wkt,category") || !strings.Contains(csvOut, "LINESTRING(") {
+		t.Fatalf("csv: %q", csvOut)
+	}
+	for _, args := range [][]string{{"--bbox", "1,2,3"}, {"--near", "1,2"}, {"--radius", "2km"}, {"--since", "yesterday"}, {"--format", "xml"}, {"--within", area + ".missing"}} {
+		if code, _, _ := fs(t, "", append([]string{"--home", home, "list"}, args...)...); code != 2 {
+			t.Errorf("list %v: exit %d", args, code)
+		}
+	}
+}
