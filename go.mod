@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	filippo.io/edwards25519 v1.2.0
 	github.com/flynn/noise v1.1.0
+	github.com/mattn/go-sqlite3 v1.14.53
 	github.com/paulmach/orb v0.14.0
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/crypto v0.59.0

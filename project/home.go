@@ -353,3 +353,19 @@ func writeAtomic(path string, b []byte, perm os.FileMode) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// CoreDirs maps every core of the project to its directory.
+func (p *Project) CoreDirs() (map[[32]byte]string, error) {
+	keys, err := p.CoreKeys()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[[32]byte]string, len(keys))
+	for _, k := range keys {
+		out[k] = p.coreDir(k)
+	}
+	return out, nil
+}
+
+// IndexPath is where the project's index lives.
+func (p *Project) IndexPath() string { return filepath.Join(p.Dir, "index.gpkg") }

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/fieldsync/fieldsync/geo"
+	"github.com/fieldsync/fieldsync/index"
 	"github.com/fieldsync/fieldsync/observation"
+	"github.com/fieldsync/fieldsync/project"
 	"github.com/fieldsync/fieldsync/query"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkt"
@@ -61,25 +62,18 @@ RFC 7946 FeatureCollection) or csv.`,
 			if err != nil {
 				return err
 			}
-			hs, err := p.Histories()
+			x, err := openIndex(p)
 			if err != nil {
 				return err
 			}
-			var items []listItem
-			for _, h := range hs {
-				if f.Match(h.Current.Obs) {
-					items = append(items, listItem{Version: string(h.Current.ID), Forked: h.Forked(), Record: h.Current.Obs})
-				}
+			defer x.Close()
+			found, err := x.Query(f, limit)
+			if err != nil {
+				return err
 			}
-			sort.Slice(items, func(i, j int) bool {
-				a, b := items[i].Record, items[j].Record
-				if a.Created != b.Created {
-					return a.Created < b.Created
-				}
-				return a.ID < b.ID
-			})
-			if limit > 0 && len(items) > limit {
-				items = items[:limit]
+			items := make([]listItem, 0, len(found))
+			for _, it := range found {
+				items = append(items, listItem{Version: it.Version, Forked: it.Forked, Record: it.Record})
 			}
 			return printList(g, items, format)
 		},
@@ -288,4 +282,68 @@ func printList(g *globals, items []listItem, format string) error {
 		fmt.Fprintln(g.stderr, "no observation matches")
 	}
 	return tw.flush()
+}
+
+// openIndex opens the project's index and brings it up to date with the
+// cores (reading only the blocks added since the last run).
+func openIndex(p *project.Project) (*index.Index, error) {
+	x, err := index.Open(p.IndexPath())
+	if err != nil {
+		return nil, err
+	}
+	dirs, err := p.CoreDirs()
+	if err != nil {
+		x.Close()
+		return nil, err
+	}
+	if _, err := x.Update(dirs); err != nil {
+		x.Close()
+		return nil, err
+	}
+	return x, nil
+}
+
+func newReindexCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "reindex",
+		Short: "Rebuild the project's index (index.gpkg) from its cores",
+		Long: `Delete the project's index and rebuild it from the cores, which are the
+only source of truth. Queries give the same results after as before.`,
+		Example: "  fieldsync reindex",
+		Args:    nArgs(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, p, err := openProject(g)
+			if err != nil {
+				return err
+			}
+			if err := index.Remove(p.IndexPath()); err != nil {
+				return err
+			}
+			x, err := index.Open(p.IndexPath())
+			if err != nil {
+				return err
+			}
+			defer x.Close()
+			dirs, err := p.CoreDirs()
+			if err != nil {
+				return err
+			}
+			st, err := x.Update(dirs)
+			if err != nil {
+				return err
+			}
+			cur, del, forked, versions, err := x.Counts()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(g.stdout, map[string]any{"blocks": st.Blocks, "versions": versions, "observations": cur, "deleted": del, "forked": forked})
+			}
+			_, err = fmt.Fprintf(g.stdout, "reindexed %d blocks: %d observations (%d deleted, %d forked), %d versions\n", st.Blocks, cur, del, forked, versions)
+			return err
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the counts as JSON")
+	return c
 }

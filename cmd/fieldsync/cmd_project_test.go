@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,5 +297,28 @@ func TestList(t *testing.T) {
 		if code, _, _ := fs(t, "", append([]string{"--home", home, "list"}, args...)...); code != 2 {
 			t.Errorf("list %v: exit %d", args, code)
 		}
+	}
+}
+
+// TestReindexSameResults: list answers the same after reindex.
+func TestReindexSameResults(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "h")
+	mustFS(t, "--home", home, "init", "p")
+	var b strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&b, `{"type":"Feature","geometry":{"type":"Point","coordinates":[%d.5,%d.25]},"properties":{"i":%d}}`+"\n", i%170, i%80, i)
+	}
+	if code, _, errs := fs(t, b.String(), "--home", home, "import", "-", "--durability", "os"); code != 0 {
+		t.Fatal(errs)
+	}
+	before := mustFS(t, "--home", home, "list", "--format", "json", "--bbox", "10,10,60,60")
+	if out := mustFS(t, "--home", home, "reindex", "--json"); !strings.Contains(out, `"observations":200`) {
+		t.Fatalf("reindex: %s", out)
+	}
+	if after := mustFS(t, "--home", home, "list", "--format", "json", "--bbox", "10,10,60,60"); after != before {
+		t.Fatal("list differs after reindex")
+	}
+	if _, err := os.Stat(filepath.Join(home, "projects", "p", "index.gpkg")); err != nil {
+		t.Fatal(err)
 	}
 }
