@@ -288,8 +288,8 @@ func (x *Index) Query(f *query.Filter, limit int) ([]Item, error) {
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i].Record, out[j].Record
-		if a.Created != b.Created {
-			return a.Created < b.Created
+		if c := observation.Time(a.Created).Compare(observation.Time(b.Created)); c != 0 {
+			return c < 0
 		}
 		return a.ID < b.ID
 	})

@@ -176,7 +176,7 @@ func (o *Observation) Validate() error {
 			return bad("%s %q is not in canonical form (UTC, as %s)", ts.name, ts.v, t.UTC().Format(time.RFC3339Nano))
 		}
 	}
-	if o.Updated < o.Created {
+	if Time(o.Updated).Before(Time(o.Created)) {
 		return bad("updated %s is before created %s", o.Updated, o.Created)
 	}
 	if !o.Deleted && (o.Geometry == nil || o.Geometry.IsZero()) {
@@ -274,4 +274,12 @@ func Kind(b []byte) (string, error) {
 		return "", fmt.Errorf("block is not a JSON record: %v: %w", err, ErrInvalid)
 	}
 	return k.Type, nil
+}
+
+// Time parses a record's time (created, updated); the zero time if it is
+// not one. Compare times with it, never as strings: the canonical form has
+// no fixed width ("…:05Z" and "…:05.25Z").
+func Time(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
 }

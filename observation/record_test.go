@@ -193,3 +193,18 @@ func TestResolve(t *testing.T) {
 		t.Errorf("a duplicate version accepted: %v", err)
 	}
 }
+
+// Times compare as times, not strings: "…:36.655Z" is after "…:36.65Z".
+func TestTimesCompareAsTimes(t *testing.T) {
+	o := base(t)
+	o.Created, o.Updated = "2026-11-27T17:58:36.65Z", "2026-11-27T17:58:36.655Z"
+	if _, err := o.Encode(); err != nil {
+		t.Fatalf("a later update with more digits refused: %v", err)
+	}
+	a, b := base(t), base(t)
+	a.Updated, b.Updated = "2026-03-02T08:15:00.5Z", "2026-03-02T08:15:00Z"
+	h, err := Resolve([]Version{{ID: NewVersionID([32]byte{1}, 1), Obs: &a}, {ID: NewVersionID([32]byte{2}, 1), Obs: &b}})
+	if err != nil || h.Current.Obs != &a {
+		t.Fatalf("the later version (00.5) is not current: %v", err)
+	}
+}

@@ -68,7 +68,7 @@ func Resolve(versions []Version) (*History, error) {
 		h.Heads = slices.Clone(vs)
 	}
 	slices.SortFunc(h.Heads, func(a, b Version) int {
-		if c := strings.Compare(b.Obs.Updated, a.Obs.Updated); c != 0 {
+		if c := Time(b.Obs.Updated).Compare(Time(a.Obs.Updated)); c != 0 {
 			return c
 		}
 		return strings.Compare(string(b.ID), string(a.ID))

@@ -197,7 +197,7 @@ func (p *Project) Edit(id string, change func(o *observation.Observation) error,
 		o.Links = append(o.Links, hd.ID)
 	}
 	o.Updated = Now()
-	if o.Updated < h.Current.Obs.Updated {
+	if observation.Time(o.Updated).Before(observation.Time(h.Current.Obs.Updated)) {
 		o.Updated = h.Current.Obs.Updated // a clock behind the last edit's
 	}
 	return p.Write(&o, files, sync)
