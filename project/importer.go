@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/fieldsync/fieldsync/geo"
 	"github.com/fieldsync/fieldsync/hypercore"
@@ -16,9 +17,11 @@ import (
 // ParseFeatures reads GeoJSON: a FeatureCollection, a single Feature, or
 // newline-delimited Features, and makes one new observation per feature
 // (properties become tags; a feature id is kept as the tag "import_id";
-// null properties are dropped). Any invalid feature fails the whole read,
-// naming the feature's index.
-func ParseFeatures(r io.Reader) ([]*observation.Observation, error) {
+// null properties are dropped). If timeProp names a property holding an
+// RFC 3339 time or a date, it sets the observation's created and updated
+// times (else: now). Any invalid feature fails the whole read, naming the
+// feature's index.
+func ParseFeatures(r io.Reader, timeProp string) ([]*observation.Observation, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	first, err := firstNonSpace(br)
 	if err != nil {
@@ -52,7 +55,7 @@ func ParseFeatures(r io.Reader) ([]*observation.Observation, error) {
 	now := Now()
 	out := make([]*observation.Observation, 0, len(raws))
 	for i, raw := range raws {
-		o, err := featureObservation(raw, now)
+		o, err := featureObservation(raw, now, timeProp)
 		if err != nil {
 			return nil, fmt.Errorf("feature %d: %w", i, err)
 		}
@@ -76,7 +79,7 @@ func firstNonSpace(r *bufio.Reader) (byte, error) {
 	}
 }
 
-func featureObservation(raw json.RawMessage, now string) (*observation.Observation, error) {
+func featureObservation(raw json.RawMessage, now, timeProp string) (*observation.Observation, error) {
 	var f struct {
 		Type       string                     `json:"type"`
 		ID         json.RawMessage            `json:"id"`
@@ -118,6 +121,15 @@ func featureObservation(raw json.RawMessage, now string) (*observation.Observati
 		}
 		o.Tags["import_id"] = observation.String(s)
 	}
+	if timeProp != "" {
+		if t, ok := o.Tags[timeProp].Value().(string); ok {
+			when, err := parseWhen(t)
+			if err != nil {
+				return nil, fmt.Errorf("property %q: %w", timeProp, err)
+			}
+			o.Created, o.Updated = when, when
+		}
+	}
 	o.Type, o.Schema = observation.TypeObservation, observation.Schema
 	if _, err := o.Encode(); err != nil {
 		return nil, err
@@ -152,4 +164,14 @@ func (p *Project) Import(obs []*observation.Observation, sync hypercore.SyncMode
 		progress(uint64(len(obs)), uint64(len(obs)))
 	}
 	return nil
+}
+
+// parseWhen reads an RFC 3339 time or a date into the canonical form.
+func parseWhen(s string) (string, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Format(time.RFC3339Nano), nil
+		}
+	}
+	return "", fmt.Errorf("%q is not an RFC 3339 time or a date: %w", s, observation.ErrInvalid)
 }

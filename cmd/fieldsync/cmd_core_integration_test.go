@@ -247,7 +247,8 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"recorded 12 observations", "re-verified every block", "device B fetched the core from device A", ": 12 blocks, each verified"} {
+	for _, want := range []string{"recorded 12 observations", "re-verified every block", "device B fetched the core from device A", ": 12 blocks, each verified",
+		"imported 300 observations", "with 3 photos", "query mining inside the claimed territory:", "index is a GeoPackage"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

@@ -21,7 +21,9 @@ func newDemoCmd(g *globals) *cobra.Command {
 directory: a device records them in its signed log, reopens it, verifies
 every block and signature, proves one observation to a stranger who knows
 only the core key, and a second device fetches the whole log over an
-encrypted connection on 127.0.0.1, verifying every block.`,
+encrypted connection on 127.0.0.1, verifying every block. Then a project
+imports 300 observations along a river, records one with photos, and
+queries its GeoPackage index by distance, area, tag and time.`,
 		Example: `  fieldsync demo
   fieldsync demo --dir ./demo-core --keep`,
 		Args: nArgs(0, 0),
@@ -85,6 +87,9 @@ func runDemo(ctx context.Context, g *globals, dir string, keep bool) error {
 		return err
 	}
 	if err := demoSync(ctx, out, ro, dir); err != nil {
+		return err
+	}
+	if err := demoProject(ctx, out, dir); err != nil {
 		return err
 	}
 	if keep {

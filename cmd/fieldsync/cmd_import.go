@@ -13,7 +13,7 @@ import (
 )
 
 func newImportCmd(g *globals) *cobra.Command {
-	var durability string
+	var durability, timeProp string
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "import FILE",
@@ -21,7 +21,8 @@ func newImportCmd(g *globals) *cobra.Command {
 		Long: `Import a GeoJSON FeatureCollection, a single Feature, or one Feature per
 line ("-" reads standard input). Each feature becomes an observation;
 its properties become tags (null ones are dropped), its id the tag
-import_id. Every feature is checked first: one invalid feature imports
+import_id. --time-property NAME takes each observation's created time from
+that property (else the time of the import). Every feature is checked first: one invalid feature imports
 nothing, and the error names it. The observations are stored as one
 signed batch.`,
 		Example: `  fieldsync import sightings.geojson
@@ -45,7 +46,7 @@ signed batch.`,
 				defer f.Close()
 				r = f
 			}
-			obs, err := project.ParseFeatures(r)
+			obs, err := project.ParseFeatures(r, timeProp)
 			if errors.Is(err, observation.ErrInvalid) || errors.Is(err, geo.ErrInvalid) {
 				return usageErr("%s: %v", args[0], err)
 			}
@@ -66,6 +67,7 @@ signed batch.`,
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, `print {"imported": N}`)
+	c.Flags().StringVar(&timeProp, "time-property", "", "a property holding when each feature was recorded (RFC 3339 or a date): used as its created time")
 	durabilityFlag(c, &durability)
 	return c
 }

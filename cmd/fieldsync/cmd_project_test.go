@@ -206,12 +206,25 @@ func TestImport(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"imported":2`) {
 		t.Fatalf("import -: %d %q %q", code, out, errs)
 	}
+	// --time-property: created from a property.
+	timed := `{"type":"Feature","geometry":{"type":"Point","coordinates":[5,5]},"properties":{"when":"2025-12-24"}}`
+	if code, _, errs := fs(t, timed, "--home", home, "import", "-", "--time-property", "when", "--durability", "os"); code != 0 {
+		t.Fatal(errs)
+	}
+	var dated []listItem
+	json.Unmarshal([]byte(mustFS(t, "--home", home, "list", "--format", "json", "--until", "2026-01-01")), &dated)
+	if len(dated) != 1 || dated[0].Record.Created != "2025-12-24T00:00:00Z" {
+		t.Fatalf("--time-property: %+v", dated)
+	}
+	if code, _, _ := fs(t, strings.Replace(timed, "2025-12-24", "Christmas", 1), "--home", home, "import", "-", "--time-property", "when"); code != 2 {
+		t.Error("a bad time accepted")
+	}
 	var st statusReport
 	json.Unmarshal([]byte(mustFS(t, "--home", home, "status", "--json")), &st)
 	before := mustFS(t, "--home", home, "status", "--json")
 	for _, c := range st.Cores {
-		if c.Own == "data" && c.Length != 1+2+2 {
-			t.Fatalf("data core length %d, want the device record and 4 observations", c.Length)
+		if c.Own == "data" && c.Length != 1+2+2+1 {
+			t.Fatalf("data core length %d, want the device record and 5 observations", c.Length)
 		}
 	}
 	for _, tc := range []struct{ body, why string }{
