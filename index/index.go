@@ -61,6 +61,50 @@ type Stats struct {
 	Observations int    // observations whose current version was recomputed
 }
 
+// stmts are the statements of one Update, prepared once.
+type stmts struct {
+	addVersion, versionsOf, upsertObs, delRtree, addRtree *sql.Stmt
+	authors                                               map[string]string
+}
+
+func prepare(tx *sql.Tx) (*stmts, error) {
+	var s stmts
+	var err error
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&s.addVersion, `INSERT OR IGNORE INTO fs_versions(version, id, record) VALUES (?, ?, ?)`},
+		{&s.versionsOf, `SELECT version, record FROM fs_versions WHERE id = ?`},
+		{&s.upsertObs, `INSERT INTO observations(geom, id, version, author, created, updated, deleted, forked, tags, record)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT(id) DO UPDATE SET geom = excluded.geom, version = excluded.version, author = excluded.author,
+			  created = excluded.created, updated = excluded.updated, deleted = excluded.deleted, forked = excluded.forked,
+			  tags = excluded.tags, record = excluded.record
+			RETURNING fid`},
+		{&s.delRtree, `DELETE FROM rtree_observations_geom WHERE id = ?`},
+		{&s.addRtree, `INSERT INTO rtree_observations_geom VALUES (?, ?, ?, ?, ?)`},
+	} {
+		if *p.dst, err = tx.Prepare(p.q); err != nil {
+			return nil, err
+		}
+	}
+	s.authors = map[string]string{}
+	rows, err := tx.Query(`SELECT key, author FROM fs_cores`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, a string
+		if err := rows.Scan(&k, &a); err != nil {
+			return nil, err
+		}
+		s.authors[k] = a
+	}
+	return &s, rows.Err()
+}
+
 // Update indexes the blocks added to the cores (key → directory) since the
 // last update, in one transaction: a failure leaves the index as it was.
 func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
@@ -70,6 +114,10 @@ func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 		return st, err
 	}
 	defer tx.Rollback()
+	ps, err := prepare(tx)
+	if err != nil {
+		return st, err
+	}
 	affected := map[string]bool{}
 	for key, dir := range cores {
 		k := hex.EncodeToString(key[:])
@@ -110,7 +158,7 @@ func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 					continue // not readable by this version: skipped
 				}
 				v := observation.NewVersionID(key, i)
-				if _, err := tx.Exec(`INSERT OR IGNORE INTO fs_versions(version, id, record) VALUES (?, ?, ?)`, string(v), o.ID, string(b)); err != nil {
+				if _, err := ps.addVersion.Exec(string(v), o.ID, string(b)); err != nil {
 					c.Close()
 					return st, err
 				}
@@ -119,6 +167,7 @@ func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 			}
 		}
 		c.Close()
+		ps.authors[k] = author
 		if _, err := tx.Exec(`INSERT INTO fs_cores(key, indexed, author) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET indexed = excluded.indexed, author = excluded.author`, k, n, author); err != nil {
 			return st, err
 		}
@@ -129,7 +178,7 @@ func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		if err := x.refresh(tx, id); err != nil {
+		if err := refresh(ps, id); err != nil {
 			return st, err
 		}
 		st.Observations++
@@ -146,8 +195,8 @@ func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 }
 
 // refresh recomputes the current version of one observation.
-func (x *Index) refresh(tx *sql.Tx, id string) error {
-	rows, err := tx.Query(`SELECT version, record FROM fs_versions WHERE id = ?`, id)
+func refresh(ps *stmts, id string) error {
+	rows, err := ps.versionsOf.Query(id)
 	if err != nil {
 		return err
 	}
@@ -187,25 +236,17 @@ func (x *Index) refresh(tx *sql.Tx, id string) error {
 		}
 		bound = cur.Geometry.Bound()
 	}
-	var author string
 	core, _, _ := strings.Cut(string(h.Current.ID), "@")
-	tx.QueryRow(`SELECT author FROM fs_cores WHERE key = ?`, core).Scan(&author)
 	var fid int64
-	err = tx.QueryRow(`INSERT INTO observations(geom, id, version, author, created, updated, deleted, forked, tags, record)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(id) DO UPDATE SET geom = excluded.geom, version = excluded.version, author = excluded.author,
-		  created = excluded.created, updated = excluded.updated, deleted = excluded.deleted, forked = excluded.forked,
-		  tags = excluded.tags, record = excluded.record
-		RETURNING fid`,
-		geom, id, string(h.Current.ID), author, cur.Created, cur.Updated, cur.Deleted, h.Forked(), tags, string(rec)).Scan(&fid)
+	err = ps.upsertObs.QueryRow(geom, id, string(h.Current.ID), ps.authors[core], cur.Created, cur.Updated, cur.Deleted, h.Forked(), tags, string(rec)).Scan(&fid)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(`DELETE FROM rtree_observations_geom WHERE id = ?`, fid); err != nil {
+	if _, err := ps.delRtree.Exec(fid); err != nil {
 		return err
 	}
 	if geom != nil {
-		if _, err := tx.Exec(`INSERT INTO rtree_observations_geom VALUES (?, ?, ?, ?, ?)`, fid, bound.Min[0], bound.Max[0], bound.Min[1], bound.Max[1]); err != nil {
+		if _, err := ps.addRtree.Exec(fid, bound.Min[0], bound.Max[0], bound.Min[1], bound.Max[1]); err != nil {
 			return err
 		}
 	}
