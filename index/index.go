@@ -291,7 +291,16 @@ type Item struct {
 // then id, at most limit of them (0: all). A place filter prefilters
 // with the R*Tree; every candidate is then tested exactly with f.
 func (x *Index) Query(f *query.Filter, limit int) ([]Item, error) {
-	where, args := prefilter(f)
+	return x.query(f, limit, true)
+}
+
+// query is Query; without useRtree every row is tested (the brute-force
+// baseline of the benchmarks).
+func (x *Index) query(f *query.Filter, limit int, useRtree bool) ([]Item, error) {
+	where, args := "", []any(nil)
+	if useRtree {
+		where, args = prefilter(f)
+	}
 	q := `SELECT version, author, forked, record FROM observations o`
 	var conds []string
 	if where != "" {
