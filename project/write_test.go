@@ -3,6 +3,8 @@ package project
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"path/filepath"
 	"testing"
 
@@ -119,5 +121,56 @@ func TestEditMergesForksAndDelete(t *testing.T) {
 	}
 	if _, err := p.Delete(o.ID, hypercore.SyncNone); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleting twice: %v", err)
+	}
+}
+
+// TestImportFeaturesBothPaths: records kept from the first pass, or read
+// again when they do not fit, give the same observations; a bad feature
+// writes nothing either way.
+func TestImportFeaturesBothPaths(t *testing.T) {
+	var in bytes.Buffer
+	in.WriteString(`{"type":"FeatureCollection","features":[`)
+	for i := range 25000 {
+		if i > 0 {
+			in.WriteByte(',')
+		}
+		fmt.Fprintf(&in, `{"type":"Feature","id":%d,"geometry":{"type":"Point","coordinates":[%d.5,1]},"properties":{"i":%d}}`, i, i%170, i)
+	}
+	in.WriteString(`]}`)
+	for _, memory := range []int{64 << 20, 1} {
+		h, _ := OpenHome(filepath.Join(t.TempDir(), "h"))
+		p, _ := h.Create("p", "dev")
+		src := bytes.NewReader(in.Bytes())
+		rewinds := 0
+		n, err := p.importFeatures(src, func() (io.Reader, error) {
+			rewinds++
+			return bytes.NewReader(in.Bytes()), nil
+		}, "", hypercore.SyncNone, nil, memory)
+		if err != nil || n != 25000 {
+			t.Fatalf("memory %d: imported %d: %v", memory, n, err)
+		}
+		if (memory == 1) != (rewinds == 1) {
+			t.Fatalf("memory %d: %d second reads", memory, rewinds)
+		}
+		hs, err := p.Histories()
+		if err != nil || len(hs) != 25000 {
+			t.Fatalf("memory %d: %d observations: %v", memory, len(hs), err)
+		}
+		data, _ := p.OpenOwnCore(CoreData, hypercore.SyncNone)
+		l := data.Length()
+		data.Close()
+		// The last feature (24999 % 170 = 9) out of range.
+		bad := bytes.Replace(in.Bytes(), []byte(`[9.5,1]},"properties":{"i":24999}`), []byte(`[199.5,1]},"properties":{"i":24999}`), 1)
+		if bytes.Equal(bad, in.Bytes()) {
+			t.Fatal("the test did not break the input")
+		}
+		if _, err := p.importFeatures(bytes.NewReader(bad), func() (io.Reader, error) { return bytes.NewReader(bad), nil }, "", hypercore.SyncNone, nil, memory); !errors.Is(err, geo.ErrInvalid) {
+			t.Fatalf("memory %d: a bad last feature: %v", memory, err)
+		}
+		data, _ = p.OpenOwnCore(CoreData, hypercore.SyncNone)
+		if data.Length() != l {
+			t.Fatalf("memory %d: a refused import wrote %d blocks", memory, data.Length()-l)
+		}
+		data.Close()
 	}
 }

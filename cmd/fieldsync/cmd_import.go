@@ -8,7 +8,6 @@ import (
 
 	"github.com/fieldsync/fieldsync/geo"
 	"github.com/fieldsync/fieldsync/observation"
-	"github.com/fieldsync/fieldsync/project"
 	"github.com/spf13/cobra"
 )
 
@@ -23,8 +22,9 @@ line ("-" reads standard input). Each feature becomes an observation;
 its properties become tags (null ones are dropped), its id the tag
 import_id. --time-property NAME takes each observation's created time from
 that property (else the time of the import). Every feature is checked first: one invalid feature imports
-nothing, and the error names it. The observations are stored as one
-signed batch.`,
+nothing, and the error names it: the file is read twice, once to check
+every feature, once to store them (in signed batches of 10,000), so memory
+does not grow with its size.`,
 		Example: `  fieldsync import sightings.geojson
   ogr2ogr -f GeoJSONSeq /vsistdout/ survey.gpkg | fieldsync import -`,
 		Args: nArgs(1, 1),
@@ -37,32 +37,57 @@ signed batch.`,
 			if err != nil {
 				return err
 			}
-			var r io.Reader = g.stdin
-			if args[0] != "-" {
+			// Two passes (validate everything, then write): a file is read
+			// twice; standard input is kept in a temporary file meanwhile.
+			var first io.Reader
+			var rewind func() (io.Reader, error)
+			if args[0] == "-" {
+				tmp, err := os.CreateTemp("", "fieldsync-import-*.geojson")
+				if err != nil {
+					return err
+				}
+				defer os.Remove(tmp.Name())
+				defer tmp.Close()
+				first = io.TeeReader(g.stdin, tmp)
+				rewind = func() (io.Reader, error) {
+					_, err := tmp.Seek(0, io.SeekStart)
+					return tmp, err
+				}
+			} else {
 				f, err := os.Open(args[0])
 				if err != nil {
 					return usageErr("%v", err)
 				}
 				defer f.Close()
-				r = f
+				first = f
+				rewind = func() (io.Reader, error) {
+					_, err := f.Seek(0, io.SeekStart)
+					return f, err
+				}
 			}
-			obs, err := project.ParseFeatures(r, timeProp)
+			var prog *progress
+			n, err := p.ImportFeatures(first, rewind, timeProp, mode, func(done, total uint64) {
+				if prog == nil {
+					prog = newProgress(g.stderr, "import", total)
+				}
+				prog.update(done, total)
+			})
+			if prog != nil {
+				prog.done()
+			}
 			if errors.Is(err, observation.ErrInvalid) || errors.Is(err, geo.ErrInvalid) {
 				return usageErr("%s: %v", args[0], err)
 			}
 			if err != nil {
-				return err
-			}
-			prog := newProgress(g.stderr, "import", uint64(len(obs)))
-			err = p.Import(obs, mode, prog.update)
-			prog.done()
-			if err != nil {
+				if n > 0 {
+					return fmt.Errorf("%w (%d observations were stored before the failure)", err, n)
+				}
 				return err
 			}
 			if asJSON {
-				return writeJSON(g.stdout, map[string]int{"imported": len(obs)})
+				return writeJSON(g.stdout, map[string]int{"imported": n})
 			}
-			_, err = fmt.Fprintf(g.stdout, "imported %d observation(s)\n", len(obs))
+			_, err = fmt.Fprintf(g.stdout, "imported %d observation(s)\n", n)
 			return err
 		},
 	}
