@@ -169,6 +169,14 @@ type statusReport struct {
 	DiscoveryKey string       `json:"discoveryKey"`
 	Device       deviceReport `json:"device"`
 	Cores        []coreReport `json:"cores"`
+	Observations countReport  `json:"observations"`
+}
+
+type countReport struct {
+	Current  int `json:"current"`  // not deleted
+	Deleted  int `json:"deleted"`  // tombstoned
+	Forked   int `json:"forked"`   // with concurrent versions
+	Versions int `json:"versions"` // every version of every observation
 }
 
 type deviceReport struct {
@@ -229,6 +237,16 @@ func printProject(g *globals, h *project.Home, p *project.Project, asJSON bool, 
 		rep.Cores = append(rep.Cores, coreReport{Key: hex.EncodeToString(k[:]), Own: own[k], Length: hd.Length, Contiguous: c.Contiguous(), ByteLength: hd.ByteLength})
 		c.Close()
 	}
+	x, err := openIndex(p)
+	if err != nil {
+		return err
+	}
+	c := &rep.Observations
+	c.Current, c.Deleted, c.Forked, c.Versions, err = x.Counts()
+	x.Close()
+	if err != nil {
+		return err
+	}
 	if asJSON {
 		return writeJSON(g.stdout, rep)
 	}
@@ -239,6 +257,7 @@ func printProject(g *globals, h *project.Home, p *project.Project, asJSON bool, 
 	tw.row("project", p.Name+map[bool]string{true: " (default)", false: ""}[rep.Default])
 	tw.row("home", h.Dir)
 	tw.row("device", fmt.Sprintf("%s (identity %s…)", p.DeviceName, rep.Device.Identity[:16]))
+	tw.row("observations", fmt.Sprintf("%d (%d deleted, %d forked; %d versions)", c.Current, c.Deleted, c.Forked, c.Versions))
 	for _, c := range rep.Cores {
 		who := "from a teammate"
 		if c.Own != "" {

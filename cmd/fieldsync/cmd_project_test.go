@@ -244,6 +244,9 @@ func TestImport(t *testing.T) {
 	if after := mustFS(t, "--home", home, "status", "--json"); after != before {
 		t.Fatal("a refused import wrote something")
 	}
+	if st.Observations.Current != 5 || st.Observations.Versions != 5 {
+		t.Fatalf("status counts %+v, want 5 observations", st.Observations)
+	}
 }
 
 // TestList: the filters and formats of list, on imported features.
