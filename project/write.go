@@ -102,39 +102,50 @@ func (p *Project) Write(o *observation.Observation, files []File, sync hypercore
 }
 
 // History finds every version of observation id in the project's cores
-// (a scan; the index makes this fast) and resolves them.
+// (a scan; the index answers lists) and resolves them.
 func (p *Project) History(id string) (*observation.History, error) {
-	keys, err := p.CoreKeys()
-	if err != nil {
-		return nil, err
-	}
 	var versions []observation.Version
-	for _, k := range keys {
-		c, err := hypercore.Open(p.coreDir(k), hypercore.OpenOptions{ReadOnly: true})
-		if err != nil {
-			return nil, err
+	if err := p.eachVersion(func(v observation.Version) {
+		if v.Obs.ID == id {
+			versions = append(versions, v)
 		}
-		for i := uint64(0); i < c.Contiguous(); i++ {
-			b, err := c.Get(i)
-			if err != nil {
-				c.Close()
-				return nil, err
-			}
-			if kind, err := observation.Kind(b); err != nil || kind != observation.TypeObservation {
-				continue
-			}
-			o, err := observation.Decode(b)
-			if err != nil || o.ID != id {
-				continue
-			}
-			versions = append(versions, observation.Version{ID: observation.NewVersionID(k, i), Obs: o})
-		}
-		c.Close()
+	}); err != nil {
+		return nil, err
 	}
 	if len(versions) == 0 {
 		return nil, fmt.Errorf("observation %q: %w", id, ErrNotFound)
 	}
 	return observation.Resolve(versions)
+}
+
+// eachVersion calls fn with every observation version the project's cores
+// hold. Records this fieldsync cannot read (a newer schema) are skipped.
+func (p *Project) eachVersion(fn func(observation.Version)) error {
+	keys, err := p.CoreKeys()
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		c, err := hypercore.Open(p.coreDir(k), hypercore.OpenOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		for i := uint64(0); i < c.Contiguous(); i++ {
+			b, err := c.Get(i)
+			if err != nil {
+				c.Close()
+				return err
+			}
+			if kind, err := observation.Kind(b); err != nil || kind != observation.TypeObservation {
+				continue
+			}
+			if o, err := observation.Decode(b); err == nil {
+				fn(observation.Version{ID: observation.NewVersionID(k, i), Obs: o})
+			}
+		}
+		c.Close()
+	}
+	return nil
 }
 
 // Attachment writes the bytes of attachment name of observation id's
@@ -213,34 +224,13 @@ func (p *Project) Delete(id string, sync hypercore.SyncMode) (observation.Versio
 }
 
 // Histories resolves every observation in the project (a scan of every
-// data core; the index will make this incremental).
+// data core; the index keeps this incremental).
 func (p *Project) Histories() ([]*observation.History, error) {
-	keys, err := p.CoreKeys()
-	if err != nil {
-		return nil, err
-	}
 	byID := map[string][]observation.Version{}
-	for _, k := range keys {
-		c, err := hypercore.Open(p.coreDir(k), hypercore.OpenOptions{ReadOnly: true})
-		if err != nil {
-			return nil, err
-		}
-		for i := uint64(0); i < c.Contiguous(); i++ {
-			b, err := c.Get(i)
-			if err != nil {
-				c.Close()
-				return nil, err
-			}
-			if kind, err := observation.Kind(b); err != nil || kind != observation.TypeObservation {
-				continue
-			}
-			o, err := observation.Decode(b)
-			if err != nil {
-				continue // a record this fieldsync cannot read (newer schema): skipped, not fatal
-			}
-			byID[o.ID] = append(byID[o.ID], observation.Version{ID: observation.NewVersionID(k, i), Obs: o})
-		}
-		c.Close()
+	if err := p.eachVersion(func(v observation.Version) {
+		byID[v.Obs.ID] = append(byID[v.Obs.ID], v)
+	}); err != nil {
+		return nil, err
 	}
 	out := make([]*observation.History, 0, len(byID))
 	for _, vs := range byID {

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/fieldsync/fieldsync/geo"
 	"github.com/fieldsync/fieldsync/observation"
@@ -45,13 +44,9 @@ so an edit also settles a fork.`,
 			var geom *geo.Geometry
 			switch {
 			case geomFile != "":
-				b, err := os.ReadFile(geomFile)
+				gg, err := readGeometry(geomFile)
 				if err != nil {
-					return usageErr("--geometry: %v", err)
-				}
-				gg, err := geo.Parse(b)
-				if err != nil {
-					return usageErr("--geometry %s: %v", geomFile, err)
+					return err
 				}
 				geom = &gg
 			case cmd.Flags().Changed("lat") != cmd.Flags().Changed("lon"):

@@ -66,12 +66,8 @@ before anything is written. Prints the new observation's id.`,
 				if cmd.Flags().Changed("lat") || cmd.Flags().Changed("lon") {
 					return usageErr("give either --geometry or --lat/--lon, not both")
 				}
-				b, err := os.ReadFile(geomFile)
-				if err != nil {
-					return usageErr("--geometry: %v", err)
-				}
-				if geom, err = geo.Parse(b); err != nil {
-					return usageErr("--geometry %s: %v", geomFile, err)
+				if geom, err = readGeometry(geomFile); err != nil {
+					return err
 				}
 			case cmd.Flags().Changed("lat") && cmd.Flags().Changed("lon"):
 				var a *float64
@@ -285,4 +281,17 @@ is left untouched.`,
 	get.Flags().StringVarP(&out, "output", "o", "", "file to write (- for standard output)")
 	c.AddCommand(get)
 	return c
+}
+
+// readGeometry reads a --geometry file: a GeoJSON geometry.
+func readGeometry(path string) (geo.Geometry, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return geo.Geometry{}, usageErr("--geometry: %v", err)
+	}
+	g, err := geo.Parse(b)
+	if err != nil {
+		return geo.Geometry{}, usageErr("--geometry %s: %v", path, err)
+	}
+	return g, nil
 }
