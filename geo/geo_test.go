@@ -54,7 +54,7 @@ func TestParseInvalid(t *testing.T) {
 		{`{"type":"Point","coordinates":[0]}`, "2 or 3 numbers"},
 		{`{"type":"Point","coordinates":[0,1,2,3]}`, "2 or 3 numbers"},
 		{`{"type":"Point","coordinates":["0",1]}`, "not a number"},
-		{`{"type":"Point","coordinates":[1e999,1]}`, "not a finite number"},
+		{`{"type":"Point","coordinates":[1e999,1]}`, "not finite numbers"},
 		{`{"type":"Point","coordinates":[NaN,1]}`, "not a GeoJSON geometry object"},
 		{`{"type":"Point"}`, `no "coordinates"`},
 		{`{"coordinates":[0,0]}`, `no "type"`},

@@ -46,9 +46,7 @@ func Parse(b []byte) (Geometry, error) {
 		Type        *string         `json:"type"`
 		Coordinates json.RawMessage `json:"coordinates"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
+	if err := json.Unmarshal(bytes.TrimSpace(b), &raw); err != nil {
 		return Geometry{}, invalid("", "not a GeoJSON geometry object: %v", err)
 	}
 	if raw.Type == nil {
@@ -58,19 +56,17 @@ func Parse(b []byte) (Geometry, error) {
 		return Geometry{}, invalid("", `no "coordinates"`)
 	}
 	var coords any
-	cd := json.NewDecoder(bytes.NewReader(raw.Coordinates))
-	cd.UseNumber()
-	if err := cd.Decode(&coords); err != nil {
-		return Geometry{}, invalid("coordinates", "%v", err)
+	if err := json.Unmarshal(raw.Coordinates, &coords); err != nil {
+		return Geometry{}, invalid("coordinates", "not finite numbers in arrays: %v", err)
 	}
 	return buildGeometry(*raw.Type, coords)
 }
 
 // NewPoint makes a Point; alt may be nil.
 func NewPoint(lon, lat float64, alt *float64) (Geometry, error) {
-	pos := []any{json.Number(formatFloat(lon)), json.Number(formatFloat(lat))}
+	pos := []any{lon, lat}
 	if alt != nil {
-		pos = append(pos, json.Number(formatFloat(*alt)))
+		pos = append(pos, *alt)
 	}
 	for _, v := range []float64{lon, lat} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -142,13 +138,12 @@ func position(v any, path string) (orb.Point, []byte, error) {
 	var nums [3]float64
 	enc := []byte{'['}
 	for i, x := range arr {
-		n, ok := x.(json.Number)
+		f, ok := x.(float64)
 		if !ok {
 			return orb.Point{}, nil, invalid(fmt.Sprintf("%s[%d]", path, i), "not a number")
 		}
-		f, err := strconv.ParseFloat(string(n), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return orb.Point{}, nil, invalid(fmt.Sprintf("%s[%d]", path, i), "%s is not a finite number", n)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return orb.Point{}, nil, invalid(fmt.Sprintf("%s[%d]", path, i), "%s is not a finite number", formatFloat(f))
 		}
 		nums[i] = f
 		if i > 0 {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/observation"
@@ -336,9 +337,13 @@ func (x *Index) query(f *query.Filter, limit int, useRtree bool) ([]Item, error)
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	created := make(map[*observation.Observation]time.Time, len(out))
+	for _, it := range out {
+		created[it.Record] = observation.Time(it.Record.Created)
+	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i].Record, out[j].Record
-		if c := observation.Time(a.Created).Compare(observation.Time(b.Created)); c != 0 {
+		if c := created[a].Compare(created[b]); c != 0 {
 			return c < 0
 		}
 		return a.ID < b.ID

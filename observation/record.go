@@ -108,6 +108,27 @@ func (t Tag) MarshalJSON() ([]byte, error) { return json.Marshal(t.v) }
 
 // UnmarshalJSON accepts only the allowed kinds of value.
 func (t *Tag) UnmarshalJSON(b []byte) error {
+	// Fast paths for the common scalars (encoding/json hands over one
+	// complete, syntactically valid value).
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		t.v = s
+		return nil
+	case string(b) == "true" || string(b) == "false":
+		t.v = string(b) == "true"
+		return nil
+	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
+		v, err := tagValue(json.Number(b), true)
+		if err != nil {
+			return err
+		}
+		t.v = v
+		return nil
+	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var raw any

@@ -1,0 +1,155 @@
+// Command obsbench measures fieldsync's observation work the way
+// shared/bench-comapeo measures CoMapeo core: creating observations one at
+// a time (with and without fsync), importing many, indexing them, and
+// listing 10,000 as JSON. Each subcommand prints one JSON line.
+//
+//	obsbench observe --n 1000 --sync os|fsync
+//	obsbench import  --n 1000000
+//	obsbench list    --n 10000
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/fieldsync/fieldsync/geo"
+	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/index"
+	"github.com/fieldsync/fieldsync/observation"
+	"github.com/fieldsync/fieldsync/project"
+	"github.com/fieldsync/fieldsync/query"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: obsbench observe|import|list --n N [--sync os|fsync]")
+		os.Exit(2)
+	}
+	fl := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	n := fl.Int("n", 1000, "observations")
+	syncFlag := fl.String("sync", "os", "os or fsync")
+	fl.Parse(os.Args[2:])
+	mode := hypercore.SyncNone
+	if *syncFlag == "fsync" {
+		mode = hypercore.SyncAlways
+	}
+	dir, err := os.MkdirTemp(os.Getenv("BENCH_TMPDIR"), "obsbench-")
+	check(err)
+	defer os.RemoveAll(dir)
+	home, err := project.OpenHome(filepath.Join(dir, "home"))
+	check(err)
+	p, err := home.Create("bench", "bench")
+	check(err)
+	out := map[string]any{"bench": os.Args[1], "n": *n}
+	switch os.Args[1] {
+	case "observe":
+		rng := rand.New(rand.NewPCG(1, 1))
+		t := time.Now()
+		for range *n {
+			o := randomObs(rng)
+			_, err := p.Write(o, nil, mode)
+			check(err)
+		}
+		s := time.Since(t).Seconds()
+		out["sync"], out["seconds"], out["obs_per_s"] = *syncFlag, round(s), round(float64(*n)/s)
+	case "import":
+		path := filepath.Join(dir, "in.geojsonl")
+		writeFeatures(path, *n)
+		f, err := os.Open(path)
+		check(err)
+		t := time.Now()
+		got, err := p.ImportFeatures(f, func() (io.Reader, error) { _, err := f.Seek(0, 0); return f, err }, "", hypercore.SyncNone, nil)
+		check(err)
+		imp := time.Since(t).Seconds()
+		x, err := index.Open(p.IndexPath())
+		check(err)
+		dirs, err := p.CoreDirs()
+		check(err)
+		t = time.Now()
+		_, err = x.Update(dirs)
+		check(err)
+		idx := time.Since(t).Seconds()
+		x.Close()
+		out["imported"], out["import_s"], out["import_obs_per_s"] = got, round(imp), round(float64(got)/imp)
+		out["index_s"], out["index_obs_per_s"] = round(idx), round(float64(got)/idx)
+		out["import_plus_index_obs_per_s"] = round(float64(got) / (imp + idx))
+		out["peak_rss_mb"] = peakRSS()
+	case "list":
+		rng := rand.New(rand.NewPCG(2, 2))
+		obs := make([]*observation.Observation, *n)
+		for i := range obs {
+			obs[i] = randomObs(rng)
+		}
+		check(p.Import(obs, hypercore.SyncNone, nil))
+		x, err := index.Open(p.IndexPath())
+		check(err)
+		dirs, err := p.CoreDirs()
+		check(err)
+		_, err = x.Update(dirs)
+		check(err)
+		var times []float64
+		for range 5 {
+			t := time.Now()
+			items, err := x.Query(&query.Filter{}, 0)
+			check(err)
+			var buf bytes.Buffer
+			check(json.NewEncoder(&buf).Encode(items))
+			times = append(times, time.Since(t).Seconds()*1000)
+			if len(items) != *n {
+				check(fmt.Errorf("listed %d of %d", len(items), *n))
+			}
+		}
+		x.Close()
+		out["first_ms"], out["times_ms"] = round(times[0]), times
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
+
+func randomObs(rng *rand.Rand) *observation.Observation {
+	g, err := geo.NewPoint(rng.Float64()*360-180, rng.Float64()*170-85, nil)
+	check(err)
+	now := project.Now()
+	return &observation.Observation{Type: "observation", Schema: 1, ID: project.NewID(), Created: now, Updated: now, Geometry: &g,
+		Tags: map[string]observation.Tag{"category": observation.String("mining"), "notes": observation.String("a note"), "people": observation.Number(float64(rng.IntN(9))), "confirmed": observation.Bool(true)}}
+}
+
+func writeFeatures(path string, n int) {
+	f, err := os.Create(path)
+	check(err)
+	rng := rand.New(rand.NewPCG(3, 3))
+	w := &bytes.Buffer{}
+	for i := range n {
+		fmt.Fprintf(w, `{"type":"Feature","geometry":{"type":"Point","coordinates":[%.6f,%.6f]},"properties":{"category":"mining","notes":"a note","people":%d,"confirmed":true}}`+"\n",
+			rng.Float64()*360-180, rng.Float64()*170-85, i%9)
+		if w.Len() > 1<<20 {
+			f.Write(w.Bytes())
+			w.Reset()
+		}
+	}
+	f.Write(w.Bytes())
+	check(f.Close())
+}
+
+func peakRSS() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return round(float64(ru.Maxrss) / 1024)
+}
+
+func round(x float64) float64 { return float64(int64(x*100+0.5)) / 100 }
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "obsbench:", err)
+		os.Exit(1)
+	}
+}
