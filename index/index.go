@@ -285,7 +285,26 @@ type Item struct {
 	Version string
 	Author  string
 	Forked  bool
-	Record  *observation.Observation
+	Raw     []byte                   // the current version's block: canonical JSON
+	Record  *observation.Observation // decoded (nil if the query did not need to; see Observation)
+}
+
+// Observation is the decoded record.
+func (it *Item) Observation() (*observation.Observation, error) {
+	if it.Record == nil {
+		o, err := observation.Decode(it.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("index: record of %s: %w", it.Version, err)
+		}
+		it.Record = o
+	}
+	return it.Record, nil
+}
+
+// needsRecord reports whether testing f needs the decoded record (the
+// deleted flag is tested in SQL).
+func needsRecord(f *query.Filter) bool {
+	return f.BBox != nil || f.Near != nil || f.Within != nil || !f.Since.IsZero() || !f.Until.IsZero() || len(f.Tags) > 0
 }
 
 // Query returns the observations that pass f, ordered by creation time
@@ -302,7 +321,7 @@ func (x *Index) query(f *query.Filter, limit int, useRtree bool) ([]Item, error)
 	if useRtree {
 		where, args = prefilter(f)
 	}
-	q := `SELECT version, author, forked, record FROM observations o`
+	q := `SELECT version, author, forked, record, created, id FROM observations o`
 	var conds []string
 	if where != "" {
 		conds = append(conds, where)
@@ -318,40 +337,53 @@ func (x *Index) query(f *query.Filter, limit int, useRtree bool) ([]Item, error)
 		return nil, err
 	}
 	defer rows.Close()
+	decode := needsRecord(f)
+	type sortKey struct {
+		t  time.Time
+		id string
+	}
 	var out []Item
+	var keys []sortKey
 	for rows.Next() {
 		var it Item
-		var rec string
-		if err := rows.Scan(&it.Version, &it.Author, &it.Forked, &rec); err != nil {
+		var created, id string
+		if err := rows.Scan(&it.Version, &it.Author, &it.Forked, &it.Raw, &created, &id); err != nil {
 			return nil, err
 		}
-		o, err := observation.Decode([]byte(rec))
-		if err != nil {
-			return nil, fmt.Errorf("index: record of %s: %w", it.Version, err)
+		if decode {
+			o, err := it.Observation()
+			if err != nil {
+				return nil, err
+			}
+			if !f.Match(o) {
+				continue
+			}
 		}
-		if f.Match(o) {
-			it.Record = o
-			out = append(out, it)
-		}
+		out = append(out, it)
+		keys = append(keys, sortKey{observation.Time(created), id})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	created := make(map[*observation.Observation]time.Time, len(out))
-	for _, it := range out {
-		created[it.Record] = observation.Time(it.Record.Created)
+	order := make([]int, len(out))
+	for i := range order {
+		order[i] = i
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].Record, out[j].Record
-		if c := created[a].Compare(created[b]); c != 0 {
+	sort.Slice(order, func(i, j int) bool {
+		a, b := keys[order[i]], keys[order[j]]
+		if c := a.t.Compare(b.t); c != 0 {
 			return c < 0
 		}
-		return a.ID < b.ID
+		return a.id < b.id
 	})
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
+	sorted := make([]Item, 0, len(out))
+	for _, k := range order {
+		sorted = append(sorted, out[k])
 	}
-	return out, nil
+	if limit > 0 && len(sorted) > limit {
+		sorted = sorted[:limit]
+	}
+	return sorted, nil
 }
 
 // prefilter is an R*Tree condition from the most selective place filter.

@@ -120,7 +120,11 @@ func (w *world) brute(t testing.TB, f *query.Filter) []string {
 func ids(items []Item) []string {
 	var out []string
 	for _, it := range items {
-		out = append(out, it.Record.ID)
+		o, err := it.Observation()
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, o.ID)
 	}
 	slices.Sort(out)
 	return out

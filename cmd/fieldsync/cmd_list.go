@@ -18,7 +18,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// listItem is one observation in `list --format json`.
+// rawListItem is one observation in `list --format json`.
+type rawListItem struct {
+	Version string          `json:"version"`
+	Forked  bool            `json:"forked"`
+	Record  json.RawMessage `json:"record"`
+}
+
+// listItem is a listed observation, decoded (and what scripts reading
+// `list --format json` get).
 type listItem struct {
 	Version string                   `json:"version"`
 	Forked  bool                     `json:"forked"`
@@ -71,9 +79,21 @@ RFC 7946 FeatureCollection) or csv.`,
 			if err != nil {
 				return err
 			}
+			if format == "json" {
+				// The records are canonical JSON already: no decoding.
+				out := make([]rawListItem, 0, len(found))
+				for _, it := range found {
+					out = append(out, rawListItem{Version: it.Version, Forked: it.Forked, Record: it.Raw})
+				}
+				return writeJSON(g.stdout, out)
+			}
 			items := make([]listItem, 0, len(found))
-			for _, it := range found {
-				items = append(items, listItem{Version: it.Version, Forked: it.Forked, Record: it.Record})
+			for i := range found {
+				o, err := found[i].Observation()
+				if err != nil {
+					return err
+				}
+				items = append(items, listItem{Version: found[i].Version, Forked: found[i].Forked, Record: o})
 			}
 			return printList(g, items, format)
 		},
