@@ -301,11 +301,6 @@ func (it *Item) Observation() (*observation.Observation, error) {
 	return it.Record, nil
 }
 
-// needsRecord reports whether testing f needs the decoded record (the
-// deleted flag is tested in SQL).
-func needsRecord(f *query.Filter) bool {
-	return f.BBox != nil || f.Near != nil || f.Within != nil || !f.Since.IsZero() || !f.Until.IsZero() || len(f.Tags) > 0
-}
 
 // Query returns the observations that pass f, ordered by creation time
 // then id, at most limit of them (0: all). A place filter prefilters
@@ -337,7 +332,7 @@ func (x *Index) query(f *query.Filter, limit int, useRtree bool) ([]Item, error)
 		return nil, err
 	}
 	defer rows.Close()
-	decode := needsRecord(f)
+	decode := !f.OnlyDeleted() // the deleted flag is tested in SQL
 	type sortKey struct {
 		t  time.Time
 		id string

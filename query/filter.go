@@ -20,6 +20,13 @@ type Filter struct {
 	Deleted bool // include deleted observations
 }
 
+// OnlyDeleted reports whether the filter tests nothing but the deleted
+// flag (so a store that filters deleted records itself need not decode
+// the others). Keep it in step with the fields above.
+func (f *Filter) OnlyDeleted() bool {
+	return f.BBox == nil && f.Near == nil && f.Within == nil && f.Since.IsZero() && f.Until.IsZero() && len(f.Tags) == 0
+}
+
 // ParseTime reads an RFC 3339 time or a date (YYYY-MM-DD, midnight UTC).
 func ParseTime(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {

@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"reflect"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -95,4 +96,35 @@ func mustGeo(t *testing.T, s string) geo.Geometry {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// OnlyDeleted is false as soon as any other field is set: a store that
+// skips decoding on it must never skip a condition. (reflect walks the
+// fields, so a field added later is caught.)
+func TestOnlyDeletedCoversEveryField(t *testing.T) {
+	box := geo.BBox{}
+	area := geo.Area{}
+	circle := geo.Circle{}
+	set := map[string]func(f *Filter){
+		"BBox":    func(f *Filter) { f.BBox = &box },
+		"Near":    func(f *Filter) { f.Near = &circle },
+		"Within":  func(f *Filter) { f.Within = &area },
+		"Since":   func(f *Filter) { f.Since = f.Since.AddDate(2026, 0, 0) },
+		"Until":   func(f *Filter) { f.Until = f.Until.AddDate(2026, 0, 0) },
+		"Tags":    func(f *Filter) { f.Tags = map[string]observation.Tag{"a": observation.Bool(true)} },
+		"Deleted": func(f *Filter) { f.Deleted = true },
+	}
+	typ := reflect.TypeOf(Filter{})
+	for i := range typ.NumField() {
+		name := typ.Field(i).Name
+		fn, ok := set[name]
+		if !ok {
+			t.Fatalf("field %s is new: teach OnlyDeleted and this test about it", name)
+		}
+		f := &Filter{}
+		fn(f)
+		if got, want := f.OnlyDeleted(), name == "Deleted"; got != want {
+			t.Errorf("%s set: OnlyDeleted = %v", name, got)
+		}
+	}
 }
