@@ -301,7 +301,6 @@ func (it *Item) Observation() (*observation.Observation, error) {
 	return it.Record, nil
 }
 
-
 // Query returns the observations that pass f, ordered by creation time
 // then id, at most limit of them (0: all). A place filter prefilters
 // with the R*Tree; every candidate is then tested exactly with f.

@@ -2,9 +2,9 @@ package query
 
 import (
 	"fmt"
-	"reflect"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/fieldsync/fieldsync/geo"
