@@ -33,11 +33,7 @@ so an edit also settles a fork.`,
   fieldsync edit 3f1c9a0b2d4e5f60718293a4 --lat -3.4655 --lon -62.2160`,
 		Args: nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, p, err := openProject(g)
-			if err != nil {
-				return err
-			}
-			mode, err := parseDurability(durability)
+			p, mode, err := openProjectToWrite(g, durability)
 			if err != nil {
 				return err
 			}
@@ -69,13 +65,9 @@ so an edit also settles a fork.`,
 			if cmd.Flags().Changed("notes") {
 				set["notes"] = observation.String(notes)
 			}
-			var files []project.File
-			for _, path := range attach {
-				f, err := project.ReadFile(path)
-				if err != nil {
-					return usageErr("%v", err)
-				}
-				files = append(files, f)
+			files, err := readAttachments(attach)
+			if err != nil {
+				return err
 			}
 			if geom == nil && len(set) == 0 && len(untags) == 0 && len(files) == 0 {
 				return usageErr("nothing to change: give --lat/--lon, --geometry, --tag, --untag, --notes or --attach")
@@ -125,11 +117,7 @@ and in "fieldsync show ID --history".`,
 		Example: `  fieldsync delete 3f1c9a0b2d4e5f60718293a4`,
 		Args:    nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, p, err := openProject(g)
-			if err != nil {
-				return err
-			}
-			mode, err := parseDurability(durability)
+			p, mode, err := openProjectToWrite(g, durability)
 			if err != nil {
 				return err
 			}

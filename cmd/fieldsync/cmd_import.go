@@ -29,11 +29,7 @@ does not grow with its size.`,
   ogr2ogr -f GeoJSONSeq /vsistdout/ survey.gpkg | fieldsync import -`,
 		Args: nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, p, err := openProject(g)
-			if err != nil {
-				return err
-			}
-			mode, err := parseDurability(durability)
+			p, mode, err := openProjectToWrite(g, durability)
 			if err != nil {
 				return err
 			}

@@ -52,11 +52,7 @@ before anything is written. Prints the new observation's id.`,
   fieldsync observe --geometry clearing.geojson --tag category=deforestation --json`,
 		Args: nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, p, err := openProject(g)
-			if err != nil {
-				return err
-			}
-			mode, err := parseDurability(durability)
+			p, mode, err := openProjectToWrite(g, durability)
 			if err != nil {
 				return err
 			}
@@ -95,13 +91,9 @@ before anything is written. Prints the new observation's id.`,
 			if notes != "" {
 				o.Tags["notes"] = observation.String(notes)
 			}
-			var files []project.File
-			for _, path := range attach {
-				f, err := project.ReadFile(path)
-				if err != nil {
-					return usageErr("%v", err)
-				}
-				files = append(files, f)
+			files, err := readAttachments(attach)
+			if err != nil {
+				return err
 			}
 			v, err := p.Write(o, files, mode)
 			if errors.Is(err, observation.ErrInvalid) {

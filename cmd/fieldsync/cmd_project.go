@@ -278,3 +278,27 @@ func plural(n uint64, word string) string {
 	}
 	return strconv.FormatUint(n, 10) + " " + word + "s"
 }
+
+// openProjectToWrite opens the project for a command that records data,
+// with the --durability it was given.
+func openProjectToWrite(g *globals, durability string) (*project.Project, hypercore.SyncMode, error) {
+	mode, err := parseDurability(durability)
+	if err != nil {
+		return nil, 0, err
+	}
+	_, p, err := openProject(g)
+	return p, mode, err
+}
+
+// readAttachments reads the --attach files; a missing one is a usage error.
+func readAttachments(paths []string) ([]project.File, error) {
+	var files []project.File
+	for _, path := range paths {
+		f, err := project.ReadFile(path)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
