@@ -35,14 +35,13 @@ CREATE TABLE IF NOT EXISTS observations (
   fid INTEGER PRIMARY KEY AUTOINCREMENT, geom BLOB, id TEXT NOT NULL UNIQUE, version TEXT NOT NULL,
   author TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, deleted INTEGER NOT NULL, forked INTEGER NOT NULL,
   tags TEXT NOT NULL, record TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS observations_created ON observations(created);
 CREATE VIRTUAL TABLE IF NOT EXISTS rtree_observations_geom USING rtree(id, minx, maxx, miny, maxy);
 INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
   VALUES ('observations', 'features', 'observations', 'current version of every observation (fieldsync)', 4326);
 INSERT OR IGNORE INTO gpkg_geometry_columns VALUES ('observations', 'geom', 'GEOMETRY', 4326, 0, 0);
 INSERT OR IGNORE INTO gpkg_extensions VALUES ('observations', 'geom', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only');
 CREATE TABLE IF NOT EXISTS fs_versions (
-  version TEXT NOT NULL PRIMARY KEY, id TEXT NOT NULL, record TEXT NOT NULL);
+  version TEXT NOT NULL, id TEXT NOT NULL, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS fs_versions_id ON fs_versions(id);
 CREATE TABLE IF NOT EXISTS fs_cores (key TEXT NOT NULL PRIMARY KEY, indexed INTEGER NOT NULL, author TEXT NOT NULL DEFAULT '');
 `

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore"
@@ -23,14 +25,15 @@ var ErrRebuild = errors.New("index out of step with the cores: run `fieldsync re
 
 // Index is an open index.gpkg.
 type Index struct {
-	db   *sql.DB
-	path string
+	db    *sql.DB
+	path  string
+	chunk uint64 // blocks per chunk in Update (chunkBlocks; tests make it small)
 }
 
 // Open opens (creating it if needed) the index at path, in WAL mode so
 // that other processes can read while it is updated.
 func Open(path string) (*Index, error) {
-	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on")
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on")
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
@@ -39,7 +42,7 @@ func Open(path string) (*Index, error) {
 		db.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
-	return &Index{db: db, path: path}, nil
+	return &Index{db: db, path: path, chunk: chunkBlocks}, nil
 }
 
 // Close closes the index.
@@ -62,21 +65,22 @@ type Stats struct {
 	Observations int    // observations whose current version was recomputed
 }
 
-// stmts are the statements of one Update, prepared once.
+// stmts are the statements of one Update, prepared once, and what it
+// learns as it goes.
 type stmts struct {
-	addVersion, versionsOf, upsertObs, delRtree, addRtree *sql.Stmt
-	authors                                               map[string]string
+	tx                           *sql.Tx
+	upsertObs, delRtree, setCore *sql.Stmt
+	authors                      map[string]string // core key hex → device name
+	nextFid                      int64             // for observations new to the index
 }
 
 func prepare(tx *sql.Tx) (*stmts, error) {
-	var s stmts
+	s := stmts{tx: tx, authors: map[string]string{}}
 	var err error
 	for _, p := range []struct {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&s.addVersion, `INSERT OR IGNORE INTO fs_versions(version, id, record) VALUES (?, ?, ?)`},
-		{&s.versionsOf, `SELECT version, record FROM fs_versions WHERE id = ?`},
 		{&s.upsertObs, `INSERT INTO observations(geom, id, version, author, created, updated, deleted, forked, tags, record)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT(id) DO UPDATE SET geom = excluded.geom, version = excluded.version, author = excluded.author,
@@ -84,13 +88,16 @@ func prepare(tx *sql.Tx) (*stmts, error) {
 			  tags = excluded.tags, record = excluded.record
 			RETURNING fid`},
 		{&s.delRtree, `DELETE FROM rtree_observations_geom WHERE id = ?`},
-		{&s.addRtree, `INSERT INTO rtree_observations_geom VALUES (?, ?, ?, ?, ?)`},
+		{&s.setCore, `INSERT INTO fs_cores(key, indexed, author) VALUES (?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET indexed = excluded.indexed, author = excluded.author`},
 	} {
 		if *p.dst, err = tx.Prepare(p.q); err != nil {
 			return nil, err
 		}
 	}
-	s.authors = map[string]string{}
+	if err := tx.QueryRow(`SELECT coalesce(max(fid), 0) + 1 FROM observations`).Scan(&s.nextFid); err != nil {
+		return nil, err
+	}
 	rows, err := tx.Query(`SELECT key, author FROM fs_cores`)
 	if err != nil {
 		return nil, err
@@ -106,8 +113,45 @@ func prepare(tx *sql.Tx) (*stmts, error) {
 	return &s, rows.Err()
 }
 
+// chunkBlocks is how many blocks Update reads, decodes and writes at a
+// time: memory stays bounded whatever the length of a core.
+const chunkBlocks = 8192
+
+// coreToIndex is a core and where its indexing stopped.
+type coreToIndex struct {
+	key     [32]byte
+	hex     string
+	dir     string
+	indexed uint64
+}
+
+// chunk is blocks [start, end) of one core, read and decoded, with the
+// observations they hold resolved from these versions alone.
+type chunk struct {
+	core       string // key hex
+	start, end uint64
+	last       bool     // the core's last chunk: its progress is recorded
+	devices    []string // names from its device records, in order
+	versions   []newVersion
+	ids        []string // observations with versions here, sorted
+	byID       map[string][]observation.Version
+	rows       map[string]*row // each id's row from these versions alone
+	err        error
+}
+
+// newVersion is a version read in this update.
+type newVersion struct {
+	id  observation.VersionID
+	obs *observation.Observation
+	raw []byte
+}
+
 // Update indexes the blocks added to the cores (key → directory) since the
 // last update, in one transaction: a failure leaves the index as it was.
+// Blocks are read, decoded and resolved a chunk at a time on other CPUs
+// while the chunk before is written with multi-row statements; an
+// observation whose versions span chunks is recomputed once per chunk,
+// from every version stored.
 func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 	var st Stats
 	tx, err := x.db.Begin()
@@ -115,76 +159,78 @@ func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 		return st, err
 	}
 	defer tx.Rollback()
+	// Indexing a million observations inserts at random places in the
+	// id indexes: a page cache that holds them keeps that off the disk.
+	if _, err := tx.Exec(`PRAGMA cache_size = -65536`); err != nil {
+		return st, err
+	}
 	ps, err := prepare(tx)
 	if err != nil {
 		return st, err
 	}
-	affected := map[string]bool{}
+	var todo []coreToIndex
 	for key, dir := range cores {
 		k := hex.EncodeToString(key[:])
-		var indexed uint64
-		var author string
-		err := tx.QueryRow(`SELECT indexed, author FROM fs_cores WHERE key = ?`, k).Scan(&indexed, &author)
+		cs := coreToIndex{key: key, hex: k, dir: dir}
+		err := tx.QueryRow(`SELECT indexed FROM fs_cores WHERE key = ?`, k).Scan(&cs.indexed)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return st, err
 		}
-		c, err := hypercore.Open(dir, hypercore.OpenOptions{ReadOnly: true})
+		todo = append(todo, cs)
+	}
+	sort.Slice(todo, func(i, j int) bool { return todo[i].hex < todo[j].hex })
+	// A device names its data core in its first block: learn every new
+	// name before indexing observations, so rows carry their author even
+	// when the author's core is indexed after an observation it edited.
+	for _, cs := range todo {
+		if cs.indexed > 0 {
+			continue
+		}
+		if name, ok, err := deviceName(cs.dir, cs.hex); err != nil {
+			return st, err
+		} else if ok {
+			ps.authors[cs.hex] = name
+		}
+	}
+	chunks := make(chan *chunk, 1)
+	stop := make(chan struct{})
+	go readCores(todo, x.chunk, chunks, stop)
+	defer func() {
+		close(stop)
+		for range chunks { // let the reader finish
+		}
+	}()
+	renamed := map[string]bool{}
+	for ch := range chunks {
+		if ch.err != nil {
+			return st, ch.err
+		}
+		st.Blocks += ch.end - ch.start
+		for _, d := range ch.devices {
+			if ps.authors[ch.core] != d {
+				ps.authors[ch.core] = d
+				renamed[ch.core] = true
+			}
+		}
+		n, err := ps.addVersions(ch)
 		if err != nil {
-			return st, fmt.Errorf("index core %s: %w", k[:8], err)
+			return st, err
 		}
-		n := c.Contiguous()
-		if n < indexed {
-			c.Close()
-			return st, fmt.Errorf("core %s holds %d blocks, %d were indexed: %w", k[:8], n, indexed, ErrRebuild)
-		}
-		for i := indexed; i < n; i++ {
-			b, err := c.Get(i)
-			if err != nil {
-				c.Close()
-				return st, fmt.Errorf("index core %s block %d: %w", k[:8], i, err)
-			}
-			st.Blocks++
-			kind, err := observation.Kind(b)
-			if err != nil {
-				continue
-			}
-			switch kind {
-			case observation.TypeDevice:
-				if d, err := observation.DecodeDevice(b); err == nil && d.Data == k {
-					author = d.Name
-				}
-			case observation.TypeObservation:
-				o, err := observation.Decode(b)
-				if err != nil {
-					continue // not readable by this version: skipped
-				}
-				v := observation.NewVersionID(key, i)
-				if _, err := ps.addVersion.Exec(string(v), o.ID, string(b)); err != nil {
-					c.Close()
-					return st, err
-				}
-				st.Versions++
-				affected[o.ID] = true
+		st.Versions += uint64(len(ch.versions))
+		st.Observations += n
+		if ch.last {
+			if _, err := ps.setCore.Exec(ch.core, ch.end, ps.authors[ch.core]); err != nil {
+				return st, err
 			}
 		}
-		c.Close()
-		ps.authors[k] = author
-		if _, err := tx.Exec(`INSERT INTO fs_cores(key, indexed, author) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET indexed = excluded.indexed, author = excluded.author`, k, n, author); err != nil {
+	}
+	for k := range renamed {
+		// Rows indexed earlier under this core's previous name.
+		if _, err := tx.Exec(`UPDATE observations SET author = ? WHERE version >= ? AND version < ?`, ps.authors[k], k+"@", k+"A"); err != nil {
 			return st, err
 		}
 	}
-	ids := make([]string, 0, len(affected))
-	for id := range affected {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		if err := refresh(ps, id); err != nil {
-			return st, err
-		}
-		st.Observations++
-	}
-	if len(ids) > 0 {
+	if st.Observations > 0 {
 		if _, err := tx.Exec(`UPDATE gpkg_contents SET
 			min_x = (SELECT min(minx) FROM rtree_observations_geom), max_x = (SELECT max(maxx) FROM rtree_observations_geom),
 			min_y = (SELECT min(miny) FROM rtree_observations_geom), max_y = (SELECT max(maxy) FROM rtree_observations_geom),
@@ -195,63 +241,309 @@ func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 	return st, tx.Commit()
 }
 
-// refresh recomputes the current version of one observation.
-func refresh(ps *stmts, id string) error {
-	rows, err := ps.versionsOf.Query(id)
-	if err != nil {
-		return err
+// readCores reads the new blocks of every core in chunks and sends them,
+// then closes out; a failure is sent as a chunk's err. It stops early
+// when stop closes.
+func readCores(todo []coreToIndex, size uint64, out chan<- *chunk, stop <-chan struct{}) {
+	defer close(out)
+	send := func(ch *chunk) bool {
+		select {
+		case out <- ch:
+			return true
+		case <-stop:
+			return false
+		}
 	}
-	var versions []observation.Version
-	for rows.Next() {
-		var v, rec string
-		if err := rows.Scan(&v, &rec); err != nil {
-			rows.Close()
+	for _, cs := range todo {
+		c, err := hypercore.Open(cs.dir, hypercore.OpenOptions{ReadOnly: true})
+		if err != nil {
+			send(&chunk{err: fmt.Errorf("index core %s: %w", cs.hex[:8], err)})
+			return
+		}
+		n := c.Contiguous()
+		if n < cs.indexed {
+			c.Close()
+			send(&chunk{err: fmt.Errorf("core %s holds %d blocks, %d were indexed: %w", cs.hex[:8], n, cs.indexed, ErrRebuild)})
+			return
+		}
+		start := cs.indexed
+		for {
+			end := min(start+size, n)
+			ch, err := readChunk(c, cs, start, end)
+			if err != nil {
+				c.Close()
+				send(&chunk{err: fmt.Errorf("index core %s: %w", cs.hex[:8], err)})
+				return
+			}
+			ch.last = end == n
+			if !send(ch) {
+				c.Close()
+				return
+			}
+			if ch.last {
+				break
+			}
+			start = end
+		}
+		c.Close()
+	}
+}
+
+// deviceName reads the device record a data core starts with, if any.
+func deviceName(dir, hexKey string) (string, bool, error) {
+	c, err := hypercore.Open(dir, hypercore.OpenOptions{ReadOnly: true})
+	if err != nil {
+		return "", false, fmt.Errorf("index core %s: %w", hexKey[:8], err)
+	}
+	defer c.Close()
+	if c.Contiguous() == 0 {
+		return "", false, nil
+	}
+	b, err := c.Get(0)
+	if err != nil {
+		return "", false, fmt.Errorf("index core %s block 0: %w", hexKey[:8], err)
+	}
+	if kind, err := observation.Kind(b); err != nil || kind != observation.TypeDevice {
+		return "", false, nil
+	}
+	d, err := observation.DecodeDevice(b)
+	if err != nil || d.Data != hexKey {
+		return "", false, nil
+	}
+	return d.Name, true, nil
+}
+
+// readChunk reads blocks [start, end) of a core and decodes them on every
+// CPU; blocks that are not records this version reads are skipped.
+func readChunk(c *hypercore.Core, cs coreToIndex, start, end uint64) (*chunk, error) {
+	ch := &chunk{core: cs.hex, start: start, end: end, byID: map[string][]observation.Version{}, rows: map[string]*row{}}
+	type decoded struct {
+		raw    []byte
+		obs    *observation.Observation
+		device *observation.Device
+	}
+	blocks := make([]decoded, end-start)
+	for i := range blocks {
+		b, err := c.Get(start + uint64(i))
+		if err != nil {
+			return nil, fmt.Errorf("block %d: %w", start+uint64(i), err)
+		}
+		blocks[i].raw = b
+	}
+	parallel(len(blocks), func(i int) {
+		b := &blocks[i]
+		switch kind, err := observation.Kind(b.raw); {
+		case err != nil:
+		case kind == observation.TypeDevice:
+			b.device, _ = observation.DecodeDevice(b.raw)
+		case kind == observation.TypeObservation:
+			b.obs, _ = observation.Decode(b.raw)
+		}
+	})
+	for i, b := range blocks {
+		switch {
+		case b.device != nil:
+			if b.device.Data == cs.hex {
+				ch.devices = append(ch.devices, b.device.Name)
+			}
+		case b.obs != nil:
+			v := newVersion{observation.NewVersionID(cs.key, start+uint64(i)), b.obs, b.raw}
+			ch.versions = append(ch.versions, v)
+			if _, ok := ch.byID[v.obs.ID]; !ok {
+				ch.ids = append(ch.ids, v.obs.ID)
+			}
+			ch.byID[v.obs.ID] = append(ch.byID[v.obs.ID], observation.Version{ID: v.id, Obs: v.obs})
+		}
+	}
+	sort.Strings(ch.ids)
+	rows := make([]*row, len(ch.ids))
+	errs := make([]error, len(ch.ids))
+	parallel(len(ch.ids), func(i int) { rows[i], errs[i] = currentRow(ch.byID[ch.ids[i]]) })
+	for i, id := range ch.ids {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("observation %s: %w", id, errs[i])
+		}
+		ch.rows[id] = rows[i]
+	}
+	return ch, nil
+}
+
+// parallel calls fn(0..n-1) on every CPU.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// maxRows per multi-row statement (SQLite allows 32,766 parameters).
+const maxRows = 200
+
+// execRows runs "head VALUES (?,..),(?,..)" for rows of cols values each,
+// maxRows rows per statement.
+func (s *stmts) execRows(head string, cols int, args []any) error {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	var full *sql.Stmt
+	for len(args) > 0 {
+		rows := min(len(args)/cols, maxRows)
+		var err error
+		if rows == maxRows {
+			if full == nil {
+				if full, err = s.tx.Prepare(head + " VALUES " + strings.TrimSuffix(strings.Repeat(one+",", maxRows), ",")); err != nil {
+					return err
+				}
+				defer full.Close()
+			}
+			_, err = full.Exec(args[:rows*cols]...)
+		} else {
+			_, err = s.tx.Exec(head+" VALUES "+strings.TrimSuffix(strings.Repeat(one+",", rows), ","), args[:rows*cols]...)
+		}
+		if err != nil {
 			return err
 		}
-		o, err := observation.Decode([]byte(rec))
-		if err != nil {
-			rows.Close()
-			return fmt.Errorf("index: stored version %s: %w", v, err)
-		}
-		versions = append(versions, observation.Version{ID: observation.VersionID(v), Obs: o})
+		args = args[rows*cols:]
 	}
-	rows.Close()
+	return nil
+}
+
+// addVersions stores the versions of one chunk and writes the row of every
+// observation they belong to: the chunk's own row for an observation new
+// to the index, else one recomputed with the versions stored before. It
+// returns how many observations it wrote.
+func (s *stmts) addVersions(ch *chunk) (int, error) {
+	if len(ch.ids) == 0 {
+		return 0, nil
+	}
+	// Versions stored before: only observations that have some are
+	// already rows of the observations table.
+	old := map[string][]observation.Version{}
+	for i := 0; i < len(ch.ids); i += maxRows {
+		part := ch.ids[i:min(i+maxRows, len(ch.ids))]
+		args := make([]any, len(part))
+		for j, id := range part {
+			args[j] = id
+		}
+		rows, err := s.tx.Query(`SELECT version, id, record FROM fs_versions WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(part)), ",")+`)`, args...)
+		if err != nil {
+			return 0, err
+		}
+		for rows.Next() {
+			var v, id, rec string
+			if err := rows.Scan(&v, &id, &rec); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			o, err := observation.Decode([]byte(rec))
+			if err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("index: stored version %s: %w", v, err)
+			}
+			old[id] = append(old[id], observation.Version{ID: observation.VersionID(v), Obs: o})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, err
+		}
+	}
+	args := make([]any, 0, 3*len(ch.versions))
+	for _, v := range ch.versions {
+		args = append(args, string(v.id), v.obs.ID, string(v.raw))
+	}
+	if err := s.execRows(`INSERT INTO fs_versions(version, id, record)`, 3, args); err != nil {
+		return 0, err
+	}
+	type placed struct {
+		fid int64
+		r   *row
+	}
+	var obsArgs []any
+	var tree []placed
+	for _, id := range ch.ids {
+		r := ch.rows[id]
+		o, known := old[id]
+		if known {
+			var err error
+			if r, err = currentRow(append(o, ch.byID[id]...)); err != nil {
+				return 0, fmt.Errorf("observation %s: %w", id, err)
+			}
+		}
+		core, _, _ := strings.Cut(r.version, "@")
+		author := s.authors[core]
+		var fid int64
+		if known {
+			if err := s.upsertObs.QueryRow(r.geom, id, r.version, author, r.created, r.updated, r.deleted, r.forked, r.tags, r.record).Scan(&fid); err != nil {
+				return 0, err
+			}
+			if _, err := s.delRtree.Exec(fid); err != nil {
+				return 0, err
+			}
+		} else {
+			fid = s.nextFid
+			s.nextFid++
+			obsArgs = append(obsArgs, fid, r.geom, id, r.version, author, r.created, r.updated, r.deleted, r.forked, r.tags, r.record)
+		}
+		if r.geom != nil {
+			tree = append(tree, placed{fid, r})
+		}
+	}
+	if err := s.execRows(`INSERT INTO observations(fid, geom, id, version, author, created, updated, deleted, forked, tags, record)`, 11, obsArgs); err != nil {
+		return 0, err
+	}
+	// SQLite's R*Tree takes neighbours faster one after the other.
+	sort.Slice(tree, func(i, j int) bool { return tree[i].r.bound.Min[0] < tree[j].r.bound.Min[0] })
+	treeArgs := make([]any, 0, 5*len(tree))
+	for _, t := range tree {
+		b := t.r.bound
+		treeArgs = append(treeArgs, t.fid, b.Min[0], b.Max[0], b.Min[1], b.Max[1])
+	}
+	if err := s.execRows(`INSERT INTO rtree_observations_geom`, 5, treeArgs); err != nil {
+		return 0, err
+	}
+	return len(ch.ids), nil
+}
+
+// row is the observations row of one observation (but its author, which
+// is known when it is written).
+type row struct {
+	geom                      []byte
+	bound                     orb.Bound
+	version, created, updated string
+	deleted, forked           bool
+	tags, record              string
+}
+
+// currentRow resolves the versions of one observation into its row.
+func currentRow(versions []observation.Version) (*row, error) {
 	h, err := observation.Resolve(versions)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cur := h.Current.Obs
 	rec, err := cur.Encode()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tags, err := encodeTags(cur.Tags)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var geom []byte
-	var bound orb.Bound
+	r := &row{version: string(h.Current.ID), created: cur.Created, updated: cur.Updated, deleted: cur.Deleted,
+		forked: h.Forked(), tags: tags, record: string(rec)}
 	if cur.Geometry != nil && !cur.Geometry.IsZero() {
-		if geom, err = gpkgGeometry(cur.Geometry.Orb()); err != nil {
-			return err
+		if r.geom, err = gpkgGeometry(cur.Geometry.Orb()); err != nil {
+			return nil, err
 		}
-		bound = cur.Geometry.Bound()
+		r.bound = cur.Geometry.Bound()
 	}
-	core, _, _ := strings.Cut(string(h.Current.ID), "@")
-	var fid int64
-	err = ps.upsertObs.QueryRow(geom, id, string(h.Current.ID), ps.authors[core], cur.Created, cur.Updated, cur.Deleted, h.Forked(), tags, string(rec)).Scan(&fid)
-	if err != nil {
-		return err
-	}
-	if _, err := ps.delRtree.Exec(fid); err != nil {
-		return err
-	}
-	if geom != nil {
-		if _, err := ps.addRtree.Exec(fid, bound.Min[0], bound.Max[0], bound.Min[1], bound.Max[1]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r, nil
 }
 
 // encodeTags is the tags as one JSON object, keys sorted.

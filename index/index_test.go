@@ -167,11 +167,22 @@ func randomFilter(rng *rand.Rand) *query.Filter {
 func TestQueriesMatchBruteForce(t *testing.T) {
 	dir := t.TempDir()
 	w := newWorld(t, dir, 4000, 1)
-	x, err := Open(filepath.Join(dir, "index.gpkg"))
+	// Small chunks too: an observation's versions then meet across chunks
+	// of one core as well as across cores.
+	for _, chunk := range []uint64{chunkBlocks, 97} {
+		t.Run(fmt.Sprintf("chunk%d", chunk), func(t *testing.T) {
+			testQueriesMatchBruteForce(t, w, filepath.Join(dir, fmt.Sprintf("index%d.gpkg", chunk)), chunk)
+		})
+	}
+}
+
+func testQueriesMatchBruteForce(t *testing.T, w *world, path string, chunk uint64) {
+	x, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer x.Close()
+	x.chunk = chunk
 	st, err := x.Update(w.cores)
 	if err != nil {
 		t.Fatal(err)

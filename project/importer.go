@@ -3,10 +3,15 @@ package project
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/fieldsync/fieldsync/geo"
@@ -26,7 +31,7 @@ func ParseFeatures(r io.Reader, timeProp string) ([]*observation.Observation, er
 	now := Now()
 	var out []*observation.Observation
 	err := forEachFeature(r, func(i int, raw json.RawMessage) error {
-		o, err := featureObservation(raw, now, timeProp)
+		o, _, err := featureObservation(raw, now, timeProp)
 		if err != nil {
 			return fmt.Errorf("feature %d: %w", i, err)
 		}
@@ -137,47 +142,49 @@ func firstNonSpace(r *bufio.Reader) (byte, error) {
 // streamed import.
 const importChunk = 10000
 
-// importMemory is how many bytes of encoded records an import keeps from
-// its first pass to skip the second.
+// importMemory is how many bytes of encoded records an import keeps in
+// memory between its check and its write; beyond it they wait in a
+// temporary file.
 const importMemory = 64 << 20
 
+// parseBatch is how many features are handed to the CPUs at a time.
+const parseBatch = 2048
+
 // ImportFeatures imports GeoJSON features from in (see ParseFeatures)
-// without holding them all: a first pass validates every feature (one
-// invalid feature: nothing is written), then they are appended in signed
-// batches of 10,000 — from the first pass's records when they fit in 64
-// MiB, else from a second read of the input (rewind gives it back from
-// the start). It returns how many were imported.
-func (p *Project) ImportFeatures(in io.Reader, rewind func() (io.Reader, error), timeProp string, sync hypercore.SyncMode, progress func(done, total uint64)) (int, error) {
-	return p.importFeatures(in, rewind, timeProp, sync, progress, importMemory)
+// without holding them all: a first pass checks and encodes every feature
+// on every CPU (one invalid feature: nothing is written), keeping the
+// records in memory up to 64 MiB and in a temporary file in the project's
+// directory beyond; then they are appended in signed batches of 10,000.
+// The input is read once. It returns how many were imported.
+func (p *Project) ImportFeatures(in io.Reader, timeProp string, sync hypercore.SyncMode, progress func(done, total uint64)) (int, error) {
+	return p.importFeatures(in, timeProp, sync, progress, importMemory)
 }
 
-func (p *Project) importFeatures(in io.Reader, rewind func() (io.Reader, error), timeProp string, sync hypercore.SyncMode, progress func(done, total uint64), memory int) (int, error) {
+func (p *Project) importFeatures(in io.Reader, timeProp string, sync hypercore.SyncMode, progress func(done, total uint64), memory int) (int, error) {
 	now := Now()
+	recs := &spool{dir: p.Dir, memory: memory}
+	defer recs.close()
 	total := 0
-	// The first pass keeps the encoded records while they fit in
-	// importMemory: then they are written from memory, without a second
-	// read (most imports); otherwise the input is read again.
-	var kept [][]byte
-	keptBytes, overflow := 0, false
-	if err := forEachFeature(in, func(i int, raw json.RawMessage) error {
-		o, err := featureObservation(raw, now, timeProp)
-		if err != nil {
-			return fmt.Errorf("feature %d: %w", i, err)
-		}
-		total++
-		if !overflow {
-			b, err := o.Encode()
+	err := forEachFeatureBatch(in, parseBatch, func(first int, raws []json.RawMessage) error {
+		out := make([][]byte, len(raws))
+		errs := make([]error, len(raws))
+		parallel(len(raws), func(i int) {
+			_, out[i], errs[i] = featureObservation(raws[i], now, timeProp)
+		})
+		for i, err := range errs {
 			if err != nil {
-				return fmt.Errorf("feature %d: %w", i, err)
-			}
-			kept = append(kept, b)
-			keptBytes += len(b)
-			if keptBytes > memory {
-				kept, overflow = nil, true
+				return fmt.Errorf("feature %d: %w", first+i, err)
 			}
 		}
+		for _, b := range out {
+			if err := recs.add(b); err != nil {
+				return err
+			}
+		}
+		total += len(raws)
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return 0, err
 	}
 	data, err := p.OpenOwnCore(CoreData, sync)
@@ -185,7 +192,7 @@ func (p *Project) importFeatures(in io.Reader, rewind func() (io.Reader, error),
 		return 0, err
 	}
 	defer data.Close()
-	var batch [][]byte
+	batch := make([][]byte, 0, importChunk)
 	done := 0
 	flush := func() error {
 		if len(batch) == 0 {
@@ -200,34 +207,7 @@ func (p *Project) importFeatures(in io.Reader, rewind func() (io.Reader, error),
 		}
 		return nil
 	}
-	if !overflow {
-		for _, b := range kept {
-			batch = append(batch, b)
-			done++
-			if len(batch) == importChunk {
-				if err := flush(); err != nil {
-					return done - len(batch), err
-				}
-			}
-		}
-		if err := flush(); err != nil {
-			return done - len(batch), err
-		}
-		return done, nil
-	}
-	again, err := rewind()
-	if err != nil {
-		return 0, err
-	}
-	err = forEachFeature(again, func(i int, raw json.RawMessage) error {
-		o, err := featureObservation(raw, now, timeProp)
-		if err != nil {
-			return fmt.Errorf("feature %d changed between the two reads: %w", i, err)
-		}
-		b, err := o.Encode()
-		if err != nil {
-			return err
-		}
+	err = recs.each(func(b []byte) error {
 		batch = append(batch, b)
 		done++
 		if len(batch) == importChunk {
@@ -235,16 +215,163 @@ func (p *Project) importFeatures(in io.Reader, rewind func() (io.Reader, error),
 		}
 		return nil
 	})
-	if err != nil {
-		return done - len(batch), err
+	if err == nil {
+		err = flush()
 	}
-	if err := flush(); err != nil {
+	if err != nil {
 		return done - len(batch), err
 	}
 	return done, nil
 }
 
-func featureObservation(raw json.RawMessage, now, timeProp string) (*observation.Observation, error) {
+// spool keeps encoded records in order: in memory up to memory bytes,
+// then in a temporary file (length-prefixed) that close removes.
+type spool struct {
+	dir    string
+	memory int
+	mem    [][]byte
+	size   int
+	file   *os.File
+	w      *bufio.Writer
+}
+
+func (s *spool) add(b []byte) error {
+	if s.file == nil && s.size+len(b) <= s.memory {
+		s.mem = append(s.mem, b)
+		s.size += len(b)
+		return nil
+	}
+	if s.file == nil {
+		f, err := os.CreateTemp(s.dir, "import-*.tmp")
+		if err != nil {
+			return fmt.Errorf("import: temporary file: %w", err)
+		}
+		s.file, s.w = f, bufio.NewWriterSize(f, 1<<20)
+	}
+	var n [binary.MaxVarintLen64]byte
+	s.w.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))])
+	if _, err := s.w.Write(b); err != nil {
+		return fmt.Errorf("import: temporary file: %w", err)
+	}
+	return nil
+}
+
+// each calls fn with every record in the order added.
+func (s *spool) each(fn func([]byte) error) error {
+	for _, b := range s.mem {
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	if s.file == nil {
+		return nil
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("import: temporary file: %w", err)
+	}
+	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("import: temporary file: %w", err)
+	}
+	r := bufio.NewReaderSize(s.file, 1<<20)
+	for {
+		n, err := binary.ReadUvarint(r)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil || n > hypercore.MaxBlockSize {
+			return fmt.Errorf("import: temporary file damaged: %v", err)
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return fmt.Errorf("import: temporary file damaged: %w", err)
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *spool) close() {
+	if s.file != nil {
+		s.file.Close()
+		os.Remove(s.file.Name())
+	}
+}
+
+// forEachFeatureBatch is forEachFeature in batches of up to n features:
+// fn gets the index of the first. The features of the next batch are
+// read while fn works on one.
+func forEachFeatureBatch(r io.Reader, n int, fn func(first int, raws []json.RawMessage) error) error {
+	type batch struct {
+		first int
+		raws  []json.RawMessage
+	}
+	batches := make(chan batch, 1)
+	stop := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		cur := batch{}
+		send := func() bool {
+			select {
+			case batches <- cur:
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		errStopped := errors.New("stopped")
+		err := forEachFeature(r, func(i int, raw json.RawMessage) error {
+			if len(cur.raws) == 0 {
+				cur.first = i
+			}
+			cur.raws = append(cur.raws, raw)
+			if len(cur.raws) == n {
+				if !send() {
+					return errStopped
+				}
+				cur = batch{}
+			}
+			return nil
+		})
+		if err == nil && len(cur.raws) > 0 {
+			send()
+		}
+		readErr <- err
+	}()
+	var fnErr error
+	for b := range batches {
+		if fnErr == nil {
+			if fnErr = fn(b.first, b.raws); fnErr != nil {
+				close(stop)
+			}
+		}
+	}
+	err := <-readErr
+	if fnErr != nil {
+		return fnErr
+	}
+	return err
+}
+
+// parallel calls fn(0..n-1) on every CPU.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// featureObservation makes the observation of one feature and its block.
+func featureObservation(raw json.RawMessage, now, timeProp string) (*observation.Observation, []byte, error) {
 	var f struct {
 		Type       string                     `json:"type"`
 		ID         json.RawMessage            `json:"id"`
@@ -252,17 +379,17 @@ func featureObservation(raw json.RawMessage, now, timeProp string) (*observation
 		Properties map[string]json.RawMessage `json:"properties"`
 	}
 	if err := json.Unmarshal(raw, &f); err != nil {
-		return nil, fmt.Errorf("not a Feature: %v: %w", err, observation.ErrInvalid)
+		return nil, nil, fmt.Errorf("not a Feature: %v: %w", err, observation.ErrInvalid)
 	}
 	if f.Type != "Feature" {
-		return nil, fmt.Errorf("type is %q, not \"Feature\": %w", f.Type, observation.ErrInvalid)
+		return nil, nil, fmt.Errorf("type is %q, not \"Feature\": %w", f.Type, observation.ErrInvalid)
 	}
 	if len(f.Geometry) == 0 || string(f.Geometry) == "null" {
-		return nil, fmt.Errorf("no geometry: %w", observation.ErrInvalid)
+		return nil, nil, fmt.Errorf("no geometry: %w", observation.ErrInvalid)
 	}
 	g, err := geo.Parse(f.Geometry)
 	if err != nil {
-		return nil, fmt.Errorf("geometry: %w", err)
+		return nil, nil, fmt.Errorf("geometry: %w", err)
 	}
 	o := &observation.Observation{ID: NewID(), Created: now, Updated: now, Geometry: &g, Tags: map[string]observation.Tag{}}
 	for k, v := range f.Properties {
@@ -271,7 +398,7 @@ func featureObservation(raw json.RawMessage, now, timeProp string) (*observation
 		}
 		var t observation.Tag
 		if err := json.Unmarshal(v, &t); err != nil {
-			return nil, fmt.Errorf("property %q: %w", k, err)
+			return nil, nil, fmt.Errorf("property %q: %w", k, err)
 		}
 		o.Tags[k] = t
 	}
@@ -281,7 +408,7 @@ func featureObservation(raw json.RawMessage, now, timeProp string) (*observation
 			if n, err := strconv.ParseFloat(string(f.ID), 64); err == nil {
 				s = strconv.FormatFloat(n, 'f', -1, 64)
 			} else {
-				return nil, fmt.Errorf("id must be a string or a number: %w", observation.ErrInvalid)
+				return nil, nil, fmt.Errorf("id must be a string or a number: %w", observation.ErrInvalid)
 			}
 		}
 		o.Tags["import_id"] = observation.String(s)
@@ -290,16 +417,17 @@ func featureObservation(raw json.RawMessage, now, timeProp string) (*observation
 		if t, ok := o.Tags[timeProp].Value().(string); ok {
 			when, err := parseWhen(t)
 			if err != nil {
-				return nil, fmt.Errorf("property %q: %w", timeProp, err)
+				return nil, nil, fmt.Errorf("property %q: %w", timeProp, err)
 			}
 			o.Created, o.Updated = when, when
 		}
 	}
 	o.Type, o.Schema = observation.TypeObservation, observation.Schema
-	if _, err := o.Encode(); err != nil {
-		return nil, err
+	b, err := o.Encode()
+	if err != nil {
+		return nil, nil, err
 	}
-	return o, nil
+	return o, b, nil
 }
 
 // Import appends observations to this device's data core as one signed

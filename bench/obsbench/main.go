@@ -13,10 +13,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -65,14 +65,28 @@ func main() {
 		writeFeatures(path, *n)
 		f, err := os.Open(path)
 		check(err)
+		if path := os.Getenv("OBSBENCH_IMPORTPROFILE"); path != "" {
+			pf, err := os.Create(path)
+			check(err)
+			check(pprof.StartCPUProfile(pf))
+		}
 		t := time.Now()
-		got, err := p.ImportFeatures(f, func() (io.Reader, error) { _, err := f.Seek(0, 0); return f, err }, "", hypercore.SyncNone, nil)
+		got, err := p.ImportFeatures(f, "", hypercore.SyncNone, nil)
 		check(err)
 		imp := time.Since(t).Seconds()
+		if os.Getenv("OBSBENCH_IMPORTPROFILE") != "" {
+			pprof.StopCPUProfile()
+		}
 		x, err := index.Open(p.IndexPath())
 		check(err)
 		dirs, err := p.CoreDirs()
 		check(err)
+		if path := os.Getenv("OBSBENCH_CPUPROFILE"); path != "" {
+			pf, err := os.Create(path)
+			check(err)
+			check(pprof.StartCPUProfile(pf))
+			defer pprof.StopCPUProfile()
+		}
 		t = time.Now()
 		_, err = x.Update(dirs)
 		check(err)

@@ -22,9 +22,9 @@ line ("-" reads standard input). Each feature becomes an observation;
 its properties become tags (null ones are dropped), its id the tag
 import_id. --time-property NAME takes each observation's created time from
 that property (else the time of the import). Every feature is checked first: one invalid feature imports
-nothing, and the error names it: the file is read twice, once to check
-every feature, once to store them (in signed batches of 10,000), so memory
-does not grow with its size.`,
+nothing, and the error names it. Checked records wait in memory (up to 64
+MiB, then in a temporary file in the project's directory) and are stored in
+signed batches of 10,000, so memory does not grow with the file's size.`,
 		Example: `  fieldsync import sightings.geojson
   ogr2ogr -f GeoJSONSeq /vsistdout/ survey.gpkg | fieldsync import -`,
 		Args: nArgs(1, 1),
@@ -33,36 +33,17 @@ does not grow with its size.`,
 			if err != nil {
 				return err
 			}
-			// Two passes (validate everything, then write): a file is read
-			// twice; standard input is kept in a temporary file meanwhile.
-			var first io.Reader
-			var rewind func() (io.Reader, error)
-			if args[0] == "-" {
-				tmp, err := os.CreateTemp("", "fieldsync-import-*.geojson")
-				if err != nil {
-					return err
-				}
-				defer os.Remove(tmp.Name())
-				defer tmp.Close()
-				first = io.TeeReader(g.stdin, tmp)
-				rewind = func() (io.Reader, error) {
-					_, err := tmp.Seek(0, io.SeekStart)
-					return tmp, err
-				}
-			} else {
+			var in io.Reader = g.stdin
+			if args[0] != "-" {
 				f, err := os.Open(args[0])
 				if err != nil {
 					return usageErr("%v", err)
 				}
 				defer f.Close()
-				first = f
-				rewind = func() (io.Reader, error) {
-					_, err := f.Seek(0, io.SeekStart)
-					return f, err
-				}
+				in = f
 			}
 			var prog *progress
-			n, err := p.ImportFeatures(first, rewind, timeProp, mode, func(done, total uint64) {
+			n, err := p.ImportFeatures(in, timeProp, mode, func(done, total uint64) {
 				if prog == nil {
 					prog = newProgress(g.stderr, "import", total)
 				}
