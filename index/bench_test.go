@@ -2,9 +2,12 @@ package index
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -15,13 +18,14 @@ import (
 	"github.com/paulmach/orb"
 )
 
-// BenchmarkQuery: 100,000 points spread over the world; each query
-// selects about 100 of them (a box, a circle, a polygon). Baselines: the
+// BenchmarkQuery: 100,000 points ($FIELDSYNC_BENCH_N overrides: the
+// bench/observations.sh script runs 1,000,000) spread over the world; each
+// query selects about 100 of them (a box, a circle, a polygon). Baselines: the
 // same query testing every row of the table (scan-table: what the index
 // saves), and testing records already decoded in memory (scan-memory: a
 // lower bound no store reaches). Reports p50/p99 per query kind.
 func BenchmarkQuery(b *testing.B) {
-	const n = 100000
+	n := benchN(100000)
 	dir := b.TempDir()
 	c, err := hypercore.Create(filepath.Join(dir, "c"), hypercore.CreateOptions{Sync: hypercore.SyncNone})
 	if err != nil {
@@ -51,20 +55,22 @@ func BenchmarkQuery(b *testing.B) {
 	if _, err := x.Update(map[[32]byte]string{key: filepath.Join(dir, "c")}); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("indexed %d observations in %v (%.0f/s)", n, time.Since(t0).Round(time.Millisecond), n/time.Since(t0).Seconds())
-	// ~100 of 100,000 points: an area of 1/1000 of the 360×170 degrees.
-	side := 7.8
+	b.Logf("indexed %d observations in %v (%.0f/s)", n, time.Since(t0).Round(time.Millisecond), float64(n)/time.Since(t0).Seconds())
+	// ~100 points: an area of 100/n of the 360×170 degrees (a square of
+	// 7.8° at 100,000), a circle and a triangle of about that area.
+	scale := math.Sqrt(100000 / float64(n))
+	side := 7.8 * scale
 	kinds := map[string]func() *query.Filter{
 		"bbox": func() *query.Filter {
 			w, s := rng.Float64()*(360-side)-180, rng.Float64()*(170-side)-85
 			return &query.Filter{BBox: &geo.BBox{W: w, S: s, E: w + side, N: s + side}}
 		},
 		"radius": func() *query.Filter {
-			return &query.Filter{Near: &geo.Circle{Center: orb.Point{rng.Float64()*300 - 150, rng.Float64()*100 - 50}, Radius: 480000}}
+			return &query.Filter{Near: &geo.Circle{Center: orb.Point{rng.Float64()*300 - 150, rng.Float64()*100 - 50}, Radius: 480000 * scale}}
 		},
 		"polygon": func() *query.Filter {
 			lon, lat := rng.Float64()*300-150, rng.Float64()*100-50
-			g, _ := geo.Parse([]byte(fmt.Sprintf(`{"type":"Polygon","coordinates":[[[%v,%v],[%v,%v],[%v,%v],[%v,%v]]]}`, lon, lat, lon+11, lat, lon+5.5, lat+11, lon, lat)))
+			g, _ := geo.Parse([]byte(fmt.Sprintf(`{"type":"Polygon","coordinates":[[[%v,%v],[%v,%v],[%v,%v],[%v,%v]]]}`, lon, lat, lon+11*scale, lat, lon+5.5*scale, lat+11*scale, lon, lat)))
 			a, _ := geo.NewArea(g)
 			return &query.Filter{Within: &a}
 		},
@@ -116,6 +122,14 @@ func BenchmarkQuery(b *testing.B) {
 			report(b, lat, found)
 		})
 	}
+}
+
+// benchN is $FIELDSYNC_BENCH_N, else def.
+func benchN(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("FIELDSYNC_BENCH_N")); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 func report(b *testing.B, lat []time.Duration, found int) {

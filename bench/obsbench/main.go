@@ -6,6 +6,12 @@
 //	obsbench observe --n 1000 --sync os|fsync
 //	obsbench import  --n 1000000
 //	obsbench list    --n 10000
+//
+// and turns results into a table (see report.go):
+//
+//	go test -bench ... | obsbench gobench   # benchmark lines → JSON lines
+//	node bench.mjs ... | obsbench wrap NAME # a CoMapeo RESULT line → JSON
+//	obsbench table < results.jsonl          # medians and ratios, markdown
 package main
 
 import (
@@ -30,8 +36,13 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: obsbench observe|import|list --n N [--sync os|fsync]")
+		fmt.Fprintln(os.Stderr, "usage: obsbench observe|import|list --n N [--sync os|fsync] | gobench | wrap NAME | table")
 		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "gobench", "wrap", "table":
+		check(tool(os.Args[1], os.Args[2:], os.Stdin, os.Stdout))
+		return
 	}
 	fl := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	n := fl.Int("n", 1000, "observations")
@@ -74,6 +85,7 @@ func main() {
 		got, err := p.ImportFeatures(f, "", hypercore.SyncNone, nil)
 		check(err)
 		imp := time.Since(t).Seconds()
+		out["import_peak_rss_mb"] = peakRSS()
 		if os.Getenv("OBSBENCH_IMPORTPROFILE") != "" {
 			pprof.StopCPUProfile()
 		}

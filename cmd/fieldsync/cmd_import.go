@@ -61,6 +61,12 @@ signed batches of 10,000, so memory does not grow with the file's size.`,
 				}
 				return err
 			}
+			// Queryable at once: index what was just stored.
+			x, err := openIndex(p)
+			if err != nil {
+				return fmt.Errorf("imported %d observation(s), but indexing them failed: %w (the next list or reindex retries)", n, err)
+			}
+			x.Close()
 			if asJSON {
 				return writeJSON(g.stdout, map[string]int{"imported": n})
 			}
