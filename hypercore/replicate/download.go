@@ -27,7 +27,7 @@ func (r *Replication) advance() error {
 	if err := r.storeResult(false); err != nil {
 		return err
 	}
-	if r.cfg.Download && r.rSynced {
+	if r.cfg.Download && r.rSynced && r.gateOpen() {
 		if err := r.drain(); err != nil {
 			return err
 		}
@@ -40,8 +40,72 @@ func (r *Replication) advance() error {
 			return err
 		}
 		r.checkCaught()
+		r.maybeRelease()
 	}
 	return r.announce()
+}
+
+// gateOpen says whether this Replication may download now: there is no
+// gate, it holds it, or it needs blocks and takes it (then it starts
+// again from the copy as others left it).
+func (r *Replication) gateOpen() bool {
+	if r.cfg.Gate == nil || r.holding {
+		return true
+	}
+	if r.core == nil && r.cfg.Existing != nil {
+		if c := r.cfg.Existing(); c != nil {
+			r.adopt(c)
+		}
+	}
+	if !r.wantsMore() || !r.cfg.Gate.tryAcquire() {
+		return false
+	}
+	r.holding = true
+	if r.core != nil {
+		r.adopt(r.core)
+	}
+	return true
+}
+
+// adopt takes the state of the shared copy c.
+func (r *Replication) adopt(c *hypercore.Core) {
+	r.mu.Lock()
+	r.core = c
+	r.mu.Unlock()
+	r.v = c.Verifier()
+	r.state = c.State()
+	r.next = c.Contiguous()
+	r.upBlocked = false
+	clear(r.predicted)
+}
+
+// wantsMore: the peer has blocks or a head this copy lacks.
+func (r *Replication) wantsMore() bool {
+	if r.core == nil {
+		return r.rLength > 0 || r.rHasManifest
+	}
+	h := r.core.Head()
+	if h.Fork != r.rFork {
+		return false
+	}
+	end := r.rLength
+	if r.cfg.End > 0 {
+		end = min(end, r.cfg.End)
+	}
+	return r.rLength > h.Length || r.core.Contiguous() < min(end, r.rContig, max(h.Length, r.rLength))
+}
+
+// maybeRelease lets the gate go once nothing is in flight or unwritten
+// and the peer has nothing more.
+func (r *Replication) maybeRelease() {
+	if !r.holding || len(r.inflight) > 0 || len(r.order) > 0 || len(r.puts) > 0 || len(r.storeQ) > 0 || r.upgrade != nil {
+		return
+	}
+	if r.core != nil && r.wantsMore() {
+		return
+	}
+	r.holding = false
+	r.cfg.Gate.release()
 }
 
 // localHead is the signed length and fork of the local copy.
@@ -560,6 +624,10 @@ func (r *Replication) onTick(now time.Time) error {
 // download waiting for the peer to grow (MinLength, End, Live) waits.
 func (r *Replication) checkStalled(now time.Time) error {
 	if !r.cfg.Download || r.cfg.Live || !r.opened || !r.rSynced || r.isDoneNow() || len(r.inflight) > 0 {
+		return nil
+	}
+	if r.cfg.Gate != nil && !r.holding {
+		r.lastProgress = now // waiting for another connection's download
 		return nil
 	}
 	if r.lastProgress.IsZero() {

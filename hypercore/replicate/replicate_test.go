@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -444,6 +445,102 @@ func TestRottenBlockOnServer(t *testing.T) {
 		t.Fatalf("reader holds %d blocks, want the 25 before the rotten one", c.Contiguous())
 	}
 	if err := c.Verify(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGateSharesOneCopyAcrossPeers: two connections download the same core
+// into one shared copy, each from a peer that has it (one behind the
+// other). With a Gate they take turns and the copy ends whole and
+// verified; both peers' lengths are reached.
+func TestGateSharesOneCopyAcrossPeers(t *testing.T) {
+	w := makeWriter(t, 3000, 700, false)
+	// The second server holds the first 1,800 blocks only (a replica).
+	res := replicate(t, w, nil, filepath.Join(t.TempDir(), "partial"), CoreConfig{End: 1800})
+	if res.errDown != nil || res.down.Err() != nil {
+		t.Fatal(res.errDown, res.down.Err())
+	}
+	partial := res.down.Core()
+	if partial.Contiguous() != 1800 {
+		t.Fatalf("partial copy holds %d", partial.Contiguous())
+	}
+	dir := filepath.Join(t.TempDir(), "shared")
+	var gate Gate
+	var mu sync.Mutex
+	var shared *hypercore.Core
+	create := func(m *hypercore.Manifest) (*hypercore.Core, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if shared != nil {
+			return shared, nil
+		}
+		c, err := hypercore.CreateReplica(dir, w.Key(), m, hypercore.SyncNone)
+		shared = c
+		return c, err
+	}
+	existing := func() *hypercore.Core {
+		mu.Lock()
+		defer mu.Unlock()
+		return shared
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var peers []*Peer
+	var downloads []*Replication
+	errs := make(chan error, 4)
+	for _, src := range []*hypercore.Core{partial, w} {
+		cs, ss := connect(t)
+		client, server := NewPeer(cs, Options{}), NewPeer(ss, Options{})
+		if _, err := server.Add(CoreConfig{Key: w.Key(), Core: src, Upload: true, Live: true}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := client.Add(CoreConfig{Key: w.Key(), Create: create, Existing: existing, Download: true, Upload: true, Live: true, Gate: &gate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		downloads = append(downloads, r)
+		peers = append(peers, client, server)
+		go func() { errs <- client.Run(ctx) }()
+		go func() { errs <- server.Run(ctx) }()
+	}
+	for {
+		c := existing()
+		if c != nil && c.Contiguous() == 3000 && c.Head().Length == 3000 {
+			break
+		}
+		select {
+		case err := <-errs:
+			t.Fatalf("a peer stopped: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("timed out: copy holds %d", c.Contiguous())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	for _, p := range peers {
+		p.Close()
+	}
+	for range peers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got uint64
+	for _, r := range downloads {
+		got += r.Stats().BlocksDownloaded
+	}
+	if got != 3000 {
+		t.Fatalf("downloaded %d blocks in all for 3,000: a block came twice or was lost", got)
+	}
+	sameBlocks(t, w, shared, 3000)
+	if err := shared.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := hypercore.Open(dir, hypercore.OpenOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Verify(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -34,6 +34,41 @@ type CoreConfig struct {
 	// Caught, if set, is called (on the peer's goroutine) each time the
 	// local copy has caught up with the peer's length.
 	Caught func(c *hypercore.Core)
+	// Gate, if set, is shared by every Replication that downloads this
+	// core on any connection: only the one holding it requests blocks, so
+	// that two peers never write one copy at once. The holder takes the
+	// copy's state afresh when it acquires the gate (others may have
+	// written to it) and releases it once nothing is in flight or waiting
+	// to be written and it has what its peer has. Core (or Existing) must
+	// then be the one handle every connection shares.
+	Gate *Gate
+	// Existing, with a Gate, returns the shared copy if another connection
+	// has created it since this Replication was added (nil: none yet).
+	Existing func() *hypercore.Core
+}
+
+// Gate serializes the downloads of one core across connections (see
+// CoreConfig.Gate). The zero value is open.
+type Gate struct {
+	mu   sync.Mutex
+	held bool
+}
+
+// tryAcquire takes the gate if it is free.
+func (g *Gate) tryAcquire() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.held {
+		return false
+	}
+	g.held = true
+	return true
+}
+
+func (g *Gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.held = false
 }
 
 // Stats count what moved for one core on one connection.
@@ -99,6 +134,7 @@ type Replication struct {
 	invalid      int        // requests of the peer we could not answer
 	caughtAt     uint64
 	caught       bool
+	holding      bool // holds cfg.Gate
 }
 
 type request struct {
@@ -184,8 +220,13 @@ func (r *Replication) fail(err error) {
 	}
 }
 
-// finish records the end of the connection.
+// finish records the end of the connection (after the last verified
+// batch was written: a gate held is released).
 func (r *Replication) finish(err error) {
+	if r.holding {
+		r.holding = false
+		r.cfg.Gate.release()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.isDone {
