@@ -369,3 +369,7 @@ func (p *Project) CoreDirs() (map[[32]byte]string, error) {
 
 // IndexPath is where the project's index lives.
 func (p *Project) IndexPath() string { return filepath.Join(p.Dir, "index.gpkg") }
+
+// CoreDir is where the project keeps the core with key (a replica is
+// created there when first downloaded).
+func (p *Project) CoreDir(key [32]byte) string { return p.coreDir(key) }

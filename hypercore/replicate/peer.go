@@ -91,6 +91,8 @@ type Peer struct {
 
 	mu      sync.Mutex
 	adds    []*Replication
+	chOpens []*Channel
+	chSends []channelSend
 	poke    chan struct{}
 	closeCh chan struct{}
 	closed  bool
@@ -98,6 +100,7 @@ type Peer struct {
 	// Main loop only.
 	byDKey  map[hypercore.Hash]*Replication
 	byChan  map[uint64]*Replication
+	byExtra map[uint64]*Channel
 	all     []*Replication
 	scratch []byte
 	out     [][]byte
@@ -120,6 +123,7 @@ func NewPeer(s *secretstream.Stream, opts Options) *Peer {
 		closeCh: make(chan struct{}),
 		byDKey:  map[hypercore.Hash]*Replication{},
 		byChan:  map[uint64]*Replication{},
+		byExtra: map[uint64]*Channel{},
 	}
 }
 
@@ -303,6 +307,12 @@ func (p *Peer) remoteClosed() error {
 
 // shutdown closes the channels, flushes what is queued and ends.
 func (p *Peer) shutdown() error {
+	if err := p.stepChannels(); err != nil {
+		return err
+	}
+	for ch := range p.byExtra {
+		p.mux.Close(ch)
+	}
 	for _, r := range p.all {
 		if err := r.settle(); err != nil {
 			return err
@@ -322,6 +332,11 @@ func (p *Peer) step() error {
 	adds := p.adds
 	p.adds = nil
 	p.mu.Unlock()
+	// Channel messages first: a message announcing a core must reach the
+	// remote before that core's channel opens.
+	if err := p.stepChannels(); err != nil {
+		return err
+	}
 	for _, r := range adds {
 		if err := p.open(r); err != nil {
 			return err
@@ -409,8 +424,17 @@ func (p *Peer) events() error {
 }
 
 func (p *Peer) event(ev protomux.Event) error {
+	if ok, err := p.channelEvent(ev); ok {
+		return err
+	}
 	switch ev.Kind {
 	case protomux.EventRemoteOpen:
+		if ev.Protocol != wire.Protocol && ev.Protocol != wire.ProtocolAlias {
+			if p.pendingChannel(ev.Protocol, ev.ID) {
+				return nil // the next step opens it and the two pair
+			}
+			return p.mux.Reject(ev.RemoteID)
+		}
 		// A core we were not given (or not yet): refuse it, as JS does for
 		// a discovery key it does not know.
 		var dk hypercore.Hash
