@@ -63,3 +63,18 @@ func gpkgGeometry(g orb.Geometry) ([]byte, error) {
 	b.Write(w)
 	return b.Bytes(), nil
 }
+
+// gpkgPoint reads the point a GeoPackage geometry written by gpkgGeometry
+// holds, from its envelope (exact float64s): ok is false for anything
+// but a point.
+func gpkgPoint(b []byte) (orb.Point, bool) {
+	if len(b) < 40 || b[0] != 'G' || b[1] != 'P' || b[3] != 0x03 {
+		return orb.Point{}, false
+	}
+	f := func(i int) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b[8+8*i:])) }
+	minx, maxx, miny, maxy := f(0), f(1), f(2), f(3)
+	if minx != maxx || miny != maxy {
+		return orb.Point{}, false
+	}
+	return orb.Point{minx, miny}, true
+}

@@ -607,7 +607,7 @@ func (x *Index) query(f *query.Filter, limit int, useRtree bool) ([]Item, error)
 	if useRtree {
 		where, args = prefilter(f)
 	}
-	q := `SELECT version, author, forked, record, created, id FROM observations o`
+	q := `SELECT version, author, forked, record, created, id, geom FROM observations o`
 	var conds []string
 	if where != "" {
 		conds = append(conds, where)
@@ -633,8 +633,12 @@ func (x *Index) query(f *query.Filter, limit int, useRtree bool) ([]Item, error)
 	for rows.Next() {
 		var it Item
 		var created, id string
-		if err := rows.Scan(&it.Version, &it.Author, &it.Forked, &it.Raw, &created, &id); err != nil {
+		var geom []byte
+		if err := rows.Scan(&it.Version, &it.Author, &it.Forked, &it.Raw, &created, &id, &geom); err != nil {
 			return nil, err
+		}
+		if pt, ok := gpkgPoint(geom); ok && f.RejectsPoint(pt) {
+			continue // a point outside the place: no need to decode it
 		}
 		if decode {
 			o, err := it.Observation()

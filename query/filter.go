@@ -77,6 +77,15 @@ func (f *Filter) Match(o *observation.Observation) bool {
 	return true
 }
 
+// RejectsPoint reports whether an observation whose geometry is the point
+// p fails the place filters, whatever else it holds: a store can then skip
+// decoding it. (false: Match decides.)
+func (f *Filter) RejectsPoint(p orb.Point) bool {
+	return f.BBox != nil && !f.BBox.ContainsPoint(p) ||
+		f.Near != nil && !f.Near.ContainsPoint(p) ||
+		f.Within != nil && !f.Within.ContainsPoint(p)
+}
+
 // sameTag: equal values (a number matches the same number however it
 // was written).
 func sameTag(a, b observation.Tag) bool {
