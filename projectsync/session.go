@@ -91,6 +91,9 @@ func New(s *secretstream.Stream, store *Store, opts Options) *Session {
 	if opts.Poll <= 0 {
 		opts.Poll = 100 * time.Millisecond
 	}
+	// Either side may open a core's channel a moment before the other
+	// has read the list naming it.
+	opts.Replicate.HoldUnknownCores = true
 	return &Session{store: store, opts: opts, s: s, peer: replicate.NewPeer(s, opts.Replicate),
 		remote: map[[32]byte]CoreState{}, reps: map[[32]byte]*replicate.Replication{}, complete: make(chan struct{})}
 }

@@ -51,7 +51,15 @@ type Options struct {
 	Poll time.Duration
 	// Logf, if set, receives diagnostics.
 	Logf func(format string, args ...any)
+	// HoldUnknownCores leaves the remote's opens of cores not (yet) added
+	// pending instead of refusing them (up to 4,096): a caller that learns
+	// of cores on another channel (fieldsync's project channel) adds them
+	// a moment later, and they pair then, whichever side was first.
+	HoldUnknownCores bool
 }
+
+// maxHeldOpens bounds the remote opens left pending by HoldUnknownCores.
+const maxHeldOpens = 4096
 
 func (o *Options) fill() {
 	if o.MaxInflight <= 0 {
@@ -101,6 +109,7 @@ type Peer struct {
 	byDKey  map[hypercore.Hash]*Replication
 	byChan  map[uint64]*Replication
 	byExtra map[uint64]*Channel
+	held    int // remote opens left pending (HoldUnknownCores)
 	all     []*Replication
 	scratch []byte
 	out     [][]byte
@@ -453,6 +462,10 @@ func (p *Peer) event(ev protomux.Event) error {
 				// The remote closed this core's channel and opens it again
 				// (JS does when it wants to download after all).
 				return p.openChannel(r)
+			}
+			if _, ok := p.byDKey[dk]; !ok && p.opts.HoldUnknownCores && p.held < maxHeldOpens {
+				p.held++
+				return nil // Add pairs it when the core is learned
 			}
 		}
 		return p.mux.Reject(ev.RemoteID)

@@ -544,3 +544,50 @@ func TestGateSharesOneCopyAcrossPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHoldUnknownCores: the remote opens a core this side adds only later
+// (it learns of it on another channel); with HoldUnknownCores the open
+// waits and pairs then, without it the open is refused.
+func TestHoldUnknownCores(t *testing.T) {
+	for _, hold := range []bool{true, false} {
+		w := makeWriter(t, 50, 100, false)
+		cs, ss := connect(t)
+		server := NewPeer(ss, Options{HoldUnknownCores: hold})
+		client := NewPeer(cs, Options{})
+		dir := filepath.Join(t.TempDir(), "copy")
+		down, err := client.Add(CoreConfig{Key: w.Key(), Download: true, Create: func(m *hypercore.Manifest) (*hypercore.Core, error) {
+			return hypercore.CreateReplica(dir, w.Key(), m, hypercore.SyncNone)
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		errs := make(chan error, 2)
+		go func() { errs <- client.Run(ctx) }()
+		go func() { errs <- server.Run(ctx) }()
+		time.Sleep(200 * time.Millisecond) // the client's open arrives first
+		if _, err := server.Add(CoreConfig{Key: w.Key(), Core: w, Upload: true}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-down.Done():
+		case <-ctx.Done():
+			t.Fatal("timed out")
+		}
+		if hold && down.Err() != nil {
+			t.Fatalf("held open: %v", down.Err())
+		}
+		if !hold && down.Err() == nil {
+			t.Fatal("without HoldUnknownCores the early open was not refused: the test tests nothing")
+		}
+		client.Close()
+		server.Close()
+		<-errs
+		<-errs
+		cancel()
+		if hold {
+			sameBlocks(t, w, down.Core(), 50)
+			down.Core().Close()
+		}
+	}
+}
