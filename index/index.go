@@ -33,7 +33,7 @@ type Index struct {
 // Open opens (creating it if needed) the index at path, in WAL mode so
 // that other processes can read while it is updated.
 func Open(path string) (*Index, error) {
-	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on")
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on")
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}

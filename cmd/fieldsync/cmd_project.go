@@ -170,6 +170,7 @@ type statusReport struct {
 	Device       deviceReport `json:"device"`
 	Cores        []coreReport `json:"cores"`
 	Observations countReport  `json:"observations"`
+	Serve        *serveState  `json:"serve,omitempty"` // a running `fieldsync serve`: its peers
 }
 
 type countReport struct {
@@ -247,6 +248,9 @@ func printProject(g *globals, h *project.Home, p *project.Project, asJSON bool, 
 	if err != nil {
 		return err
 	}
+	if st, ok := readServeState(p); ok {
+		rep.Serve = st
+	}
 	if asJSON {
 		return writeJSON(g.stdout, rep)
 	}
@@ -268,6 +272,12 @@ func printProject(g *globals, h *project.Home, p *project.Project, asJSON bool, 
 			held = fmt.Sprintf("%d of %s", c.Contiguous, plural(c.Length, "block"))
 		}
 		tw.row("core "+c.Key[:16]+"…", fmt.Sprintf("%s, %s, %d bytes", who, held, c.ByteLength))
+	}
+	if st := rep.Serve; st != nil {
+		tw.row("serve", fmt.Sprintf("running (pid %d) on %s since %s, %d peer(s) connected", st.PID, st.Listen, st.Started, len(st.Peers)))
+		for _, pe := range st.Peers {
+			tw.row("peer "+pe.Key[:16]+"…", fmt.Sprintf("%d core(s) behind, %d blocks in, %d out", pe.Behind, pe.BlocksDownloaded, pe.BlocksUploaded))
+		}
 	}
 	return tw.flush()
 }
