@@ -170,6 +170,7 @@ func runProjectServe(ctx context.Context, g *globals, h *project.Home, p *projec
 			a.log.Error("index", "err", err)
 		}
 	}
+	writeServeState(statePath, m.Addr().String(), started, sr, store)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var lastIndex time.Time

@@ -252,7 +252,7 @@ func runSync(ctx context.Context, g *globals, p *project.Project, id ed25519.Pri
 		case <-sr.changed:
 		case <-tick.C:
 		}
-		live, done, _ := sr.snapshot()
+		live, done, strangers := sr.snapshot()
 		for k, pr := range live {
 			if a.json {
 				emit(map[string]any{"event": "progress", "peer": k, "cores": pr.Cores, "behind": pr.Behind, "blocksWanted": pr.BlocksWanted,
@@ -285,6 +285,11 @@ func runSync(ctx context.Context, g *globals, p *project.Project, id ed25519.Pri
 			}
 		} else {
 			idleSince = time.Time{}
+		}
+		// Every named peer answered, and none holds the project: no point
+		// in waiting for the timeout.
+		if !a.mdns && len(live) == 0 && completed == 0 && strangers >= want {
+			finished = true
 		}
 	}
 	for _, b := range bars {
