@@ -92,6 +92,9 @@ func runDemo(ctx context.Context, g *globals, dir string, keep bool) error {
 	if err := demoProject(ctx, out, dir); err != nil {
 		return err
 	}
+	if err := demoTeam(ctx, out, dir); err != nil {
+		return err
+	}
 	if keep {
 		fmt.Fprintf(out, "files kept in %s (try: fieldsync core info %s)\n", dir, coreDir)
 	}
