@@ -84,12 +84,14 @@ func (sr *syncRun) handler(store *projectsync.Store, opts projectsync.Options) l
 			p.BytesIn += pr.BytesDownload
 			p.Uploaded += pr.BlocksUploaded
 			p.BytesOut += pr.BytesUploaded
-			p.Complete = err == nil && !opts.Live
-			p.Behind = lagging(pr)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				p.Error = err.Error()
-			} else {
-				p.Error = ""
+			// A peer is complete once any connection with it completed;
+			// a duplicate connection closed meanwhile (context canceled)
+			// says nothing about it.
+			switch {
+			case err == nil && !opts.Live:
+				p.Complete, p.Behind, p.Error = true, nil, ""
+			case err != nil && !errors.Is(err, context.Canceled) && !p.Complete:
+				p.Behind, p.Error = lagging(pr), err.Error()
 			}
 		}
 		sr.mu.Unlock()
