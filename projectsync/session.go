@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/hypercore/replicate"
 	"github.com/fieldsync/fieldsync/hypercore/secretstream"
 	"golang.org/x/crypto/blake2b"
@@ -60,7 +61,7 @@ type Options struct {
 	Live bool
 	// NoMedia leaves media cores out of what is downloaded.
 	NoMedia bool
-	// Poll is how often the local list is checked for changes (100 ms).
+	// Poll is how often the local list is checked for changes (20 ms).
 	Poll time.Duration
 	// Replicate tunes the underlying peer.
 	Replicate replicate.Options
@@ -84,18 +85,19 @@ type Session struct {
 	err      error
 	complete chan struct{}
 	isDone   bool
+	wakeCh   chan struct{} // a core caught up: check for completion now
 }
 
 // New prepares a session on an established stream.
 func New(s *secretstream.Stream, store *Store, opts Options) *Session {
 	if opts.Poll <= 0 {
-		opts.Poll = 100 * time.Millisecond
+		opts.Poll = 20 * time.Millisecond
 	}
 	// Either side may open a core's channel a moment before the other
 	// has read the list naming it.
 	opts.Replicate.HoldUnknownCores = true
 	return &Session{store: store, opts: opts, s: s, peer: replicate.NewPeer(s, opts.Replicate),
-		remote: map[[32]byte]CoreState{}, reps: map[[32]byte]*replicate.Replication{}, complete: make(chan struct{})}
+		remote: map[[32]byte]CoreState{}, reps: map[[32]byte]*replicate.Replication{}, complete: make(chan struct{}), wakeCh: make(chan struct{}, 1)}
 }
 
 // RemotePublicKey is the peer's device identity.
@@ -153,6 +155,7 @@ func (ss *Session) Run(ctx context.Context) error {
 		case err := <-runErr:
 			return ss.finish(err)
 		case <-tick.C:
+		case <-ss.wakeCh:
 		}
 	}
 }
@@ -203,7 +206,18 @@ func (ss *Session) add(key [32]byte, kind byte) {
 	}
 	h := ss.store.learn(key, kind)
 	download := !(ss.opts.NoMedia && h.kind == KindMedia)
-	r, err := ss.peer.Add(ss.store.config(key, download))
+	cfg := ss.store.config(key, download)
+	stored := cfg.Caught
+	cfg.Caught = func(c *hypercore.Core) {
+		if stored != nil {
+			stored(c)
+		}
+		select {
+		case ss.wakeCh <- struct{}{}:
+		default:
+		}
+	}
+	r, err := ss.peer.Add(cfg)
 	if err != nil {
 		return
 	}

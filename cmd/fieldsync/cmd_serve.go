@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"syscall"
 	"time"
@@ -31,6 +32,9 @@ type serveState struct {
 	Updated string           `json:"updated"`
 	Peers   []serveStatePeer `json:"peers"`
 	Cores   []serveStateCore `json:"cores"`
+	// For watching a long-running base station: goroutines and heap in use.
+	Goroutines int     `json:"goroutines"`
+	HeapMB     float64 `json:"heapMB"`
 }
 
 type serveStatePeer struct {
@@ -201,7 +205,10 @@ func runProjectServe(ctx context.Context, g *globals, h *project.Home, p *projec
 }
 
 func writeServeState(path, listen, started string, sr *syncRun, store *projectsync.Store) {
-	st := serveState{PID: os.Getpid(), Listen: listen, Started: started, Updated: time.Now().UTC().Format(time.RFC3339)}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st := serveState{PID: os.Getpid(), Listen: listen, Started: started, Updated: time.Now().UTC().Format(time.RFC3339),
+		Goroutines: runtime.NumGoroutine(), HeapMB: float64(ms.HeapInuse) / (1 << 20)}
 	live, _, _ := sr.snapshot()
 	for k, pr := range live {
 		st.Peers = append(st.Peers, serveStatePeer{Key: k, Behind: pr.Behind, BlocksDownloaded: pr.BlocksDownloaded, BlocksUploaded: pr.BlocksUploaded})

@@ -211,6 +211,7 @@ func runSync(ctx context.Context, g *globals, p *project.Project, id ed25519.Pri
 	defer cancel()
 	emit := func(v map[string]any) {
 		if a.json {
+			v["ms"] = time.Since(start).Milliseconds()
 			writeJSON(g.stdout, v)
 		}
 	}
