@@ -120,6 +120,7 @@ func (ss *Session) Run(ctx context.Context) error {
 			ss.mu.Lock()
 			ss.member = true
 			ss.mu.Unlock()
+			ss.wake() // announce now, not at the next poll
 			return nil
 		},
 		OnMessage: ss.onMessage,
@@ -212,10 +213,7 @@ func (ss *Session) add(key [32]byte, kind byte) {
 		if stored != nil {
 			stored(c)
 		}
-		select {
-		case ss.wakeCh <- struct{}{}:
-		default:
-		}
+		ss.wake()
 	}
 	r, err := ss.peer.Add(cfg)
 	if err != nil {
@@ -251,7 +249,15 @@ func (ss *Session) onMessage(typ uint64, payload []byte) error {
 	for _, c := range list {
 		ss.add(c.Key, c.Kind)
 	}
+	ss.wake()
 	return nil
+}
+
+func (ss *Session) wake() {
+	select {
+	case ss.wakeCh <- struct{}{}:
+	default:
+	}
 }
 
 // isComplete: both sides hold the same length of every core either
