@@ -379,3 +379,27 @@ func TestSyncWithStrangerAndNobody(t *testing.T) {
 		t.Fatalf("sync --no-mdns without --peer: exit %d: %q", code, errs)
 	}
 }
+
+// TestSyncIncompleteAtTimeout: a sync cut short by --timeout exits 4 and
+// names the cores still behind; the next sync finishes the job.
+func TestSyncIncompleteAtTimeout(t *testing.T) {
+	team := newTeam(t, "alice", "bob")
+	a, b := team[0], team[1]
+	args := []string{"observe", "--lat", "-3", "--lon", "-60"}
+	for _, p := range photos(t, 6, 20<<20) {
+		args = append(args, "--attach", p)
+	}
+	a.must(args...)
+	srv := a.serve()
+	code, sum, errs := b.sync("--peer", srv.addr(), "--timeout", "150ms")
+	if code != exitIncomplete {
+		t.Fatalf("exit %d, want %d (incomplete): %v %s", code, exitIncomplete, sum, errs)
+	}
+	if !strings.Contains(errs, "incomplete") || !strings.Contains(errs, "here,") {
+		t.Fatalf("the error does not say which cores are behind: %s", errs)
+	}
+	if code, sum, errs := b.sync("--peer", srv.addr()); code != 0 || sum["complete"] != true {
+		t.Fatalf("second sync: exit %d %v %s", code, sum, errs)
+	}
+	srv.stop(t)
+}
