@@ -123,6 +123,7 @@ type coreToIndex struct {
 	hex     string
 	dir     string
 	indexed uint64
+	media   bool // a device's media core: attachment bytes, no records
 }
 
 // chunk is blocks [start, end) of one core, read and decoded, with the
@@ -179,17 +180,25 @@ func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 		todo = append(todo, cs)
 	}
 	sort.Slice(todo, func(i, j int) bool { return todo[i].hex < todo[j].hex })
-	// A device names its data core in its first block: learn every new
+	// A device's data core starts with its device record: learn every new
 	// name before indexing observations, so rows carry their author even
-	// when the author's core is indexed after an observation it edited.
+	// when the author's core is indexed after an observation it edited,
+	// and which cores hold media (their blocks are never read here).
 	for _, cs := range todo {
-		if cs.indexed > 0 {
+		d, err := deviceRecord(cs.dir, cs.hex)
+		if err != nil {
+			return st, err
+		}
+		if d == nil {
 			continue
 		}
-		if name, ok, err := deviceName(cs.dir, cs.hex); err != nil {
-			return st, err
-		} else if ok {
-			ps.authors[cs.hex] = name
+		if cs.indexed == 0 {
+			ps.authors[cs.hex] = d.Name
+		}
+		for i := range todo {
+			if todo[i].hex == d.Media {
+				todo[i].media = true
+			}
 		}
 	}
 	chunks := make(chan *chunk, 1)
@@ -266,6 +275,14 @@ func readCores(todo []coreToIndex, size uint64, out chan<- *chunk, stop <-chan s
 			send(&chunk{err: fmt.Errorf("core %s holds %d blocks, %d were indexed: %w", cs.hex[:8], n, cs.indexed, ErrRebuild)})
 			return
 		}
+		if cs.media {
+			// Attachment bytes: nothing to index, only how far it goes.
+			c.Close()
+			if !send(&chunk{core: cs.hex, start: n, end: n, last: true, byID: map[string][]observation.Version{}, rows: map[string]*row{}}) {
+				return
+			}
+			continue
+		}
 		start := cs.indexed
 		for {
 			end := min(start+size, n)
@@ -289,28 +306,29 @@ func readCores(todo []coreToIndex, size uint64, out chan<- *chunk, stop <-chan s
 	}
 }
 
-// deviceName reads the device record a data core starts with, if any.
-func deviceName(dir, hexKey string) (string, bool, error) {
+// deviceRecord reads the device record a data core starts with (nil if
+// it does not start with one).
+func deviceRecord(dir, hexKey string) (*observation.Device, error) {
 	c, err := hypercore.Open(dir, hypercore.OpenOptions{ReadOnly: true})
 	if err != nil {
-		return "", false, fmt.Errorf("index core %s: %w", hexKey[:8], err)
+		return nil, fmt.Errorf("index core %s: %w", hexKey[:8], err)
 	}
 	defer c.Close()
 	if c.Contiguous() == 0 {
-		return "", false, nil
+		return nil, nil
 	}
 	b, err := c.Get(0)
 	if err != nil {
-		return "", false, fmt.Errorf("index core %s block 0: %w", hexKey[:8], err)
+		return nil, fmt.Errorf("index core %s block 0: %w", hexKey[:8], err)
 	}
 	if kind, err := observation.Kind(b); err != nil || kind != observation.TypeDevice {
-		return "", false, nil
+		return nil, nil
 	}
 	d, err := observation.DecodeDevice(b)
 	if err != nil || d.Data != hexKey {
-		return "", false, nil
+		return nil, nil
 	}
-	return d.Name, true, nil
+	return d, nil
 }
 
 // readChunk reads blocks [start, end) of a core and decodes them on every
