@@ -260,3 +260,29 @@ func mustParse(t *testing.T, s string) Geometry {
 	}
 	return g
 }
+
+func TestGeoPackageBinary(t *testing.T) {
+	for _, tc := range []struct {
+		g     orb.Geometry
+		point bool
+	}{
+		{orb.Point{-60.5, -3.25}, true},
+		{orb.LineString{{1, 2}, {3, 4}}, false},
+		{orb.Polygon{{{0, 0}, {1, 0}, {1, 1}, {0, 0}}}, false},
+	} {
+		b, err := GeoPackageBinary(tc.g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b[:2]) != "GP" || b[3] != 0x03 || b[4] != 0xe6 || b[5] != 0x10 {
+			t.Fatalf("%v: header % x", tc.g, b[:8])
+		}
+		p, ok := GeoPackagePoint(b)
+		if ok != tc.point || ok && p != tc.g.(orb.Point) {
+			t.Fatalf("%v: point %v %v", tc.g, p, ok)
+		}
+	}
+	if _, ok := GeoPackagePoint([]byte("GP")); ok {
+		t.Fatal("short input read as a point")
+	}
+}

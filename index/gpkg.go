@@ -1,14 +1,5 @@
 package index
 
-import (
-	"bytes"
-	"encoding/binary"
-	"math"
-
-	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/encoding/wkb"
-)
-
 // The schema: GeoPackage 1.3 core tables, the observations feature table
 // with its R*Tree (the gpkg_rtree_index extension), and fieldsync's own.
 const schema = `
@@ -45,36 +36,3 @@ CREATE TABLE IF NOT EXISTS fs_versions (
 CREATE INDEX IF NOT EXISTS fs_versions_id ON fs_versions(id);
 CREATE TABLE IF NOT EXISTS fs_cores (key TEXT NOT NULL PRIMARY KEY, indexed INTEGER NOT NULL, author TEXT NOT NULL DEFAULT '');
 `
-
-// gpkgGeometry is the GeoPackage binary form: "GP", version 0, flags
-// (little endian, an xy envelope), srs_id 4326, the envelope, then WKB.
-func gpkgGeometry(g orb.Geometry) ([]byte, error) {
-	var b bytes.Buffer
-	b.Write([]byte{'G', 'P', 0, 0x03})
-	binary.Write(&b, binary.LittleEndian, int32(4326))
-	bd := g.Bound()
-	for _, v := range []float64{bd.Min[0], bd.Max[0], bd.Min[1], bd.Max[1]} {
-		binary.Write(&b, binary.LittleEndian, math.Float64bits(v))
-	}
-	w, err := wkb.Marshal(g, binary.LittleEndian)
-	if err != nil {
-		return nil, err
-	}
-	b.Write(w)
-	return b.Bytes(), nil
-}
-
-// gpkgPoint reads the point a GeoPackage geometry written by gpkgGeometry
-// holds, from its envelope (exact float64s): ok is false for anything
-// but a point.
-func gpkgPoint(b []byte) (orb.Point, bool) {
-	if len(b) < 40 || b[0] != 'G' || b[1] != 'P' || b[3] != 0x03 {
-		return orb.Point{}, false
-	}
-	f := func(i int) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b[8+8*i:])) }
-	minx, maxx, miny, maxy := f(0), f(1), f(2), f(3)
-	if minx != maxx || miny != maxy {
-		return orb.Point{}, false
-	}
-	return orb.Point{minx, miny}, true
-}

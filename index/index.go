@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fieldsync/fieldsync/geo"
 	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/observation"
 	"github.com/fieldsync/fieldsync/query"
@@ -556,7 +557,7 @@ func currentRow(versions []observation.Version) (*row, error) {
 	r := &row{version: string(h.Current.ID), created: cur.Created, updated: cur.Updated, deleted: cur.Deleted,
 		forked: h.Forked(), tags: tags, record: string(rec)}
 	if cur.Geometry != nil && !cur.Geometry.IsZero() {
-		if r.geom, err = gpkgGeometry(cur.Geometry.Orb()); err != nil {
+		if r.geom, err = geo.GeoPackageBinary(cur.Geometry.Orb()); err != nil {
 			return nil, err
 		}
 		r.bound = cur.Geometry.Bound()
@@ -655,7 +656,7 @@ func (x *Index) query(f *query.Filter, limit int, useRtree bool) ([]Item, error)
 		if err := rows.Scan(&it.Version, &it.Author, &it.Forked, &it.Raw, &created, &id, &geom); err != nil {
 			return nil, err
 		}
-		if pt, ok := gpkgPoint(geom); ok && f.RejectsPoint(pt) {
+		if pt, ok := geo.GeoPackagePoint(geom); ok && f.RejectsPoint(pt) {
 			continue // a point outside the place: no need to decode it
 		}
 		if decode {
@@ -692,6 +693,72 @@ func (x *Index) query(f *query.Filter, limit int, useRtree bool) ([]Item, error)
 		sorted = sorted[:limit]
 	}
 	return sorted, nil
+}
+
+// Each calls fn with every observation that passes f, in the order they
+// were indexed, streaming: memory does not grow with their number. The
+// Item is reused between calls.
+func (x *Index) Each(f *query.Filter, fn func(it *Item) error) error {
+	where, args := prefilter(f)
+	q := `SELECT version, author, forked, record, geom FROM observations o`
+	var conds []string
+	if where != "" {
+		conds = append(conds, where)
+	}
+	if !f.Deleted {
+		conds = append(conds, "o.deleted = 0")
+	}
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	rows, err := x.db.Query(q+" ORDER BY o.fid", args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	decode := !f.OnlyDeleted()
+	var it Item
+	for rows.Next() {
+		var geom []byte
+		it = Item{}
+		if err := rows.Scan(&it.Version, &it.Author, &it.Forked, &it.Raw, &geom); err != nil {
+			return err
+		}
+		if pt, ok := geo.GeoPackagePoint(geom); ok && f.RejectsPoint(pt) {
+			continue
+		}
+		if decode {
+			o, err := it.Observation()
+			if err != nil {
+				return err
+			}
+			if !f.Match(o) {
+				continue
+			}
+		}
+		if err := fn(&it); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// TagKeys lists every tag name of the current versions, sorted.
+func (x *Index) TagKeys() ([]string, error) {
+	rows, err := x.db.Query(`SELECT DISTINCT j.key FROM observations o, json_each(o.tags) j ORDER BY j.key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
 }
 
 // prefilter is an R*Tree condition from the most selective place filter.

@@ -313,3 +313,37 @@ func TestGDALReadsIndex(t *testing.T) {
 		t.Fatalf("ogrinfo output:\n%s", out)
 	}
 }
+
+// TestEachMatchesQuery: the streaming iterator selects exactly what Query
+// does, in indexing order; TagKeys lists every tag name.
+func TestEachMatchesQuery(t *testing.T) {
+	dir := t.TempDir()
+	w := newWorld(t, dir, 1500, 3)
+	x, err := Open(filepath.Join(dir, "index.gpkg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if _, err := x.Update(w.cores); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	for range 100 {
+		f := randomFilter(rng)
+		want, err := x.Query(f, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []Item
+		if err := x.Each(f, func(it *Item) error { got = append(got, *it); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ids(got), ids(want)) {
+			t.Fatalf("%+v: Each %d, Query %d", f, len(got), len(want))
+		}
+	}
+	keys, err := x.TagKeys()
+	if err != nil || !slices.Equal(keys, []string{"category", "n"}) {
+		t.Fatalf("tag keys %v (%v)", keys, err)
+	}
+}
