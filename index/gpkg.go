@@ -1,8 +1,9 @@
 package index
 
-// The schema: GeoPackage 1.3 core tables, the observations feature table
-// with its R*Tree (the gpkg_rtree_index extension), and fieldsync's own.
-const schema = `
+// GeoPackageCore creates the GeoPackage 1.3 core tables (with the WGS 84
+// and undefined reference systems): what any GeoPackage fieldsync writes
+// starts with, the index and the exports alike.
+const GeoPackageCore = `
 PRAGMA application_id = 1196444487; -- 'GPKG'
 PRAGMA user_version = 10300;
 CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
@@ -22,6 +23,11 @@ CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
 CREATE TABLE IF NOT EXISTS gpkg_extensions (
   table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL,
   UNIQUE (table_name, column_name, extension_name));
+`
+
+// The schema: the GeoPackage core, the observations feature table with its
+// R*Tree (the gpkg_rtree_index extension), and fieldsync's own tables.
+const schema = GeoPackageCore + `
 CREATE TABLE IF NOT EXISTS observations (
   fid INTEGER PRIMARY KEY AUTOINCREMENT, geom BLOB, id TEXT NOT NULL UNIQUE, version TEXT NOT NULL,
   author TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, deleted INTEGER NOT NULL, forked INTEGER NOT NULL,

@@ -761,6 +761,44 @@ func (x *Index) TagKeys() ([]string, error) {
 	return out, rows.Err()
 }
 
+// TagColumn is a tag name with the column type its values fit: REAL
+// when every value is a number, BOOLEAN when every value is true or
+// false, TEXT otherwise (arrays as JSON text).
+type TagColumn struct {
+	Name, Type string
+}
+
+// TagColumns lists every tag name of the current versions with its type,
+// sorted by name.
+func (x *Index) TagColumns() ([]TagColumn, error) {
+	rows, err := x.db.Query(`SELECT j.key, group_concat(DISTINCT j.type) FROM observations o, json_each(o.tags) j GROUP BY j.key ORDER BY j.key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TagColumn
+	for rows.Next() {
+		var k, types string
+		if err := rows.Scan(&k, &types); err != nil {
+			return nil, err
+		}
+		typ := "TEXT"
+		num, boolean := true, true
+		for _, t := range strings.Split(types, ",") {
+			num = num && (t == "integer" || t == "real")
+			boolean = boolean && (t == "true" || t == "false")
+		}
+		switch {
+		case num:
+			typ = "REAL"
+		case boolean:
+			typ = "BOOLEAN"
+		}
+		out = append(out, TagColumn{k, typ})
+	}
+	return out, rows.Err()
+}
+
 // prefilter is an R*Tree condition from the most selective place filter.
 func prefilter(f *query.Filter) (string, []any) {
 	var bounds []orb.Bound

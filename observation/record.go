@@ -172,6 +172,10 @@ func tagValue(raw any, top bool) (any, error) {
 	return nil, fmt.Errorf("a tag value must be a string, number, bool or an array of those, not an object: %w", ErrInvalid)
 }
 
+// ReservedTagPrefix starts the names exports give their own properties
+// (id, version, author...): no tag may use it, so they never collide.
+const ReservedTagPrefix = "fieldsync:"
+
 // maxTagKey bounds a tag name.
 const maxTagKey = 128
 
@@ -209,6 +213,9 @@ func (o *Observation) Validate() error {
 	for k, v := range o.Tags {
 		if k == "" || len(k) > maxTagKey {
 			return bad("tag names have 1 to %d characters", maxTagKey)
+		}
+		if strings.HasPrefix(k, ReservedTagPrefix) {
+			return bad("tag %q: names starting with %q are reserved for exports", k, ReservedTagPrefix)
 		}
 		if v.v == nil {
 			return bad("tag %q has no value", k)
