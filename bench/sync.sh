@@ -4,6 +4,7 @@
 # when everything is stored, verified and indexed (queryable). Cases:
 #   obs10k     10,000 observations
 #   photos20   20 photos × 300 KB
+#   photos100  100 photos × 300 KB (the same, with less fixed cost per byte)
 #   mixed      10,000 observations + 100 photos × 300 KB
 # and, as the same-run baseline for photos, the raw replication of the
 # sender's media core with `fieldsync core serve` / `core download`.
@@ -87,6 +88,7 @@ run_case() { # NAME NOBS NPHOTOS
 for r in $(seq "$RUNS"); do
   run_case obs10k 10000 0
   run_case photos20 0 20
+  run_case photos100 0 100
   run_case mixed 10000 100
 done
 echo "results: $OUT" >&2
