@@ -761,6 +761,64 @@ func (x *Index) TagKeys() ([]string, error) {
 	return out, rows.Err()
 }
 
+// CoreCount is how many versions one core holds, and how many
+// observations have their current version in it.
+type CoreCount struct {
+	Versions, Current int
+}
+
+// CoreCounts maps core keys (hex) to their counts.
+func (x *Index) CoreCounts() (map[string]CoreCount, error) {
+	out := map[string]CoreCount{}
+	for _, q := range []struct {
+		sql string
+		set func(c *CoreCount, n int)
+	}{
+		{`SELECT substr(version, 1, 64), count(*) FROM fs_versions GROUP BY 1`, func(c *CoreCount, n int) { c.Versions = n }},
+		{`SELECT substr(version, 1, 64), count(*) FROM observations WHERE deleted = 0 GROUP BY 1`, func(c *CoreCount, n int) { c.Current = n }},
+	} {
+		rows, err := x.db.Query(q.sql)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k string
+			var n int
+			if err := rows.Scan(&k, &n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			c := out[k]
+			q.set(&c, n)
+			out[k] = c
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Forked lists the observations with concurrent heads (conflicting
+// edits), by id.
+func (x *Index) Forked() ([]string, error) {
+	rows, err := x.db.Query(`SELECT id FROM observations WHERE forked = 1 ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // TagColumn is a tag name with the column type its values fit: REAL
 // when every value is a number, BOOLEAN when every value is true or
 // false, TEXT otherwise (arrays as JSON text).

@@ -30,7 +30,7 @@ Exit codes: 0 ok, 1 failure or failed check, 2 bad command line or input.`,
 	projectFlags(root, g)
 	root.AddCommand(newCoreCmd(g), newDemoCmd(g), newInitCmd(g), newJoinCmd(g), newInviteCmd(g), newStatusCmd(g),
 		newObserveCmd(g), newShowCmd(g), newMediaCmd(g), newEditCmd(g), newDeleteCmd(g), newImportCmd(g), newListCmd(g),
-		newReindexCmd(g), newSyncCmd(g), newServeCmd(g), newExportCmd(g), newVerifyCmd(g))
+		newReindexCmd(g), newSyncCmd(g), newServeCmd(g), newExportCmd(g), newVerifyCmd(g), newAuditCmd(g))
 	return root
 }
 
