@@ -74,38 +74,7 @@ func bundle(t *testing.T, p *project.Project, x *index.Index, id ed25519.Private
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := p.NewReader()
-	defer r.Close()
-	b := NewBundle(f, p.Name, p.DeviceName, id, map[string]any{"all": true})
-	err = x.Each(&query.Filter{}, func(it *index.Item) error {
-		o, _ := it.Observation()
-		v := observation.VersionID(it.Version)
-		key, idx, _ := v.Parse()
-		c, err := r.Core(key)
-		if err != nil {
-			return err
-		}
-		h := c.Head()
-		req := func(i uint64) (*hypercore.Proof, error) {
-			return c.Proof(hypercore.ProofRequest{Fork: h.Fork, Block: &hypercore.BlockRequest{Index: i}, Upgrade: &hypercore.UpgradeRequest{Start: 0, Length: h.Length}, Manifest: true})
-		}
-		dp, err := req(0)
-		if err != nil {
-			return err
-		}
-		if err := b.AddDevice(key, dp); err != nil {
-			return err
-		}
-		pr, err := req(idx)
-		if err != nil {
-			return err
-		}
-		return b.Add(&BundleItem{Record: Record{Version: v, Author: it.Author, Forked: it.Forked, Obs: o}, Proof: pr}, r.Attachment)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Close(); err != nil {
+	if _, _, err := WriteEvidence(f, p, x, &query.Filter{}, id, map[string]any{"all": true}); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

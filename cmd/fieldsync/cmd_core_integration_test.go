@@ -249,7 +249,8 @@ func TestDemo(t *testing.T) {
 	}
 	for _, want := range []string{"recorded 12 observations", "re-verified every block", "device B fetched the core from device A", ": 12 blocks, each verified",
 		"imported 300 observations", "with 3 photos", "query mining inside the claimed territory:", "index is a GeoPackage",
-		"Maria     now holds 300 observations", "João      now holds 300 observations", "Raimundo  now holds 300 observations"} {
+		"Maria     now holds 300 observations", "João      now holds 300 observations", "Raimundo  now holds 300 observations",
+		"exported the merged map: 300 observations", "verified offline with no project"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

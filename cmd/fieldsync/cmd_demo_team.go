@@ -92,7 +92,7 @@ func demoTeam(ctx context.Context, out io.Writer, dir string) error {
 		}
 		fmt.Fprintf(out, "    %-9s now holds %d observations from 3 devices\n", d.name, cur)
 	}
-	return nil
+	return demoExport(ctx, out, dir, team[2])
 }
 
 // demoPairSync runs one sync between two devices through lansync, as two

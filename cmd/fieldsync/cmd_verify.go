@@ -8,9 +8,7 @@ import (
 	"strings"
 
 	"github.com/fieldsync/fieldsync/export"
-	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/index"
-	"github.com/fieldsync/fieldsync/observation"
 	"github.com/fieldsync/fieldsync/project"
 	"github.com/fieldsync/fieldsync/query"
 	"github.com/spf13/cobra"
@@ -22,57 +20,11 @@ func runExportEvidence(g *globals, p *project.Project, x *index.Index, f *query.
 		return err
 	}
 	defer af.abort()
-	r := p.NewReader()
-	defer r.Close()
-	b := export.NewBundle(af, p.Name, p.DeviceName, id, selection)
-	var missing []string
-	n := 0
-	err = x.Each(f, func(it *index.Item) error {
-		o, err := it.Observation()
-		if err != nil {
-			return err
-		}
-		version := observation.VersionID(it.Version)
-		key, idx, err := version.Parse()
-		if err != nil {
-			return err
-		}
-		c, err := r.Core(key)
-		if err != nil {
-			return err
-		}
-		h := c.Head()
-		proof, err := c.Proof(hypercore.ProofRequest{Fork: h.Fork, Block: &hypercore.BlockRequest{Index: idx},
-			Upgrade: &hypercore.UpgradeRequest{Start: 0, Length: h.Length}, Manifest: true})
-		if err != nil {
-			return fmt.Errorf("observation %s: proof: %w", o.ID, err)
-		}
-		dev, err := c.Proof(hypercore.ProofRequest{Fork: h.Fork, Block: &hypercore.BlockRequest{Index: 0},
-			Upgrade: &hypercore.UpgradeRequest{Start: 0, Length: h.Length}, Manifest: true})
-		if err != nil {
-			return fmt.Errorf("device record of %x: proof: %w", key[:4], err)
-		}
-		if err := b.AddDevice(key, dev); err != nil {
-			return err
-		}
-		for _, a := range o.Attachments {
-			if _, err := r.Attachment(a); errors.Is(err, project.ErrMissing) {
-				missing = append(missing, o.ID+"/"+a.Name)
-			}
-		}
-		if len(missing) > 0 {
-			return nil // keep listing what is missing; nothing will be written
-		}
-		n++
-		return b.Add(&export.BundleItem{Record: export.Record{Version: version, Author: it.Author, Forked: it.Forked, Obs: o}, Proof: proof}, r.Attachment)
-	})
+	n, missing, err := export.WriteEvidence(af, p, x, f, id, selection)
+	if errors.Is(err, export.ErrMissingAttachments) {
+		return fmt.Errorf("cannot export evidence: %w: %s", err, strings.Join(missing, ", "))
+	}
 	if err != nil {
-		return err
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("cannot export evidence: %d attachment(s) are not on this device (sync with their authors first): %s", len(missing), strings.Join(missing, ", "))
-	}
-	if err := b.Close(); err != nil {
 		return err
 	}
 	if err := af.commit(); err != nil {
