@@ -5,7 +5,8 @@
 #   bench/observations.sh [--n 1000000] [--runs 3] [--comapeo DIR] [--out FILE]
 #
 # Runs, each in a fresh process after waiting for a quiet machine:
-# obsbench observe (no fsync, fsync), list 10,000, import N (+ index build),
+# obsbench observe (no fsync, fsync), list 10,000, import N (+ index build,
+# then `fieldsync export geojson` of all N, its rate and peak RSS),
 # `go test -bench BenchmarkQuery` at N points (index: 200 queries per kind;
 # the table-scan baseline: 5), and with --comapeo DIR, CoMapeo's
 # `bench.mjs create 1000` and `query 10000`. Raw JSON lines go to FILE
@@ -29,6 +30,7 @@ mkdir -p "$(dirname "$OUT")"
 work=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/obsbench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/obsbench" ./bench/obsbench
+go build -o "$work/fieldsync" ./cmd/fieldsync
 
 # quiet waits (up to 2 minutes) until the 1-minute load is under 1.
 quiet() {
@@ -49,7 +51,7 @@ for r in $(seq "$RUNS"); do
     quiet; (cd "$COMAPEO" && node bench.mjs query 10000) | "$work/obsbench" wrap comapeo-query | tee -a "$OUT" >&2
   fi
 done
-run "$work/obsbench" import --n "$N"
+run "$work/obsbench" import --n "$N" --fieldsync "$work/fieldsync"
 quiet
 FIELDSYNC_BENCH_N=$N go test -run '^$' -bench 'BenchmarkQuery/.*/index' -benchtime 200x ./index | "$work/obsbench" gobench | tee -a "$OUT" >&2
 quiet

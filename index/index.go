@@ -160,12 +160,17 @@ func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
+	// Queries on this connection afterwards (a streaming export of every
+	// row) need no big cache: back to SQLite's default (2 MB) once the
+	// transaction is over (deferred first: it runs after the Rollback).
+	defer x.db.Exec(`PRAGMA cache_size = -2000`)
 	defer tx.Rollback()
 	// Indexing a million observations inserts at random places in the
 	// id indexes: a page cache that holds them keeps that off the disk.
 	if _, err := tx.Exec(`PRAGMA cache_size = -65536`); err != nil {
 		return st, err
 	}
+
 	ps, err := prepare(tx)
 	if err != nil {
 		return st, err

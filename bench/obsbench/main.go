@@ -21,8 +21,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,6 +49,7 @@ func main() {
 	fl := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	n := fl.Int("n", 1000, "observations")
 	syncFlag := fl.String("sync", "os", "os or fsync")
+	fsBin := fl.String("fieldsync", "", "export: the fieldsync binary whose `export geojson` is timed")
 	fl.Parse(os.Args[2:])
 	mode := hypercore.SyncNone
 	if *syncFlag == "fsync" {
@@ -108,6 +111,38 @@ func main() {
 		out["index_s"], out["index_obs_per_s"] = round(idx), round(float64(got)/idx)
 		out["import_plus_index_obs_per_s"] = round(float64(got) / (imp + idx))
 		out["peak_rss_mb"] = peakRSS()
+		if *fsBin != "" {
+			// Export them all as GeoJSON with the CLI, in its own process:
+			// its peak RSS is the export's alone.
+			dst := filepath.Join(dir, "out.geojson")
+			cmd := exec.Command(*fsBin, "--home", filepath.Join(dir, "home"), "export", "geojson", "-o", dst)
+			cmd.Stderr = os.Stderr
+			t = time.Now()
+			check(cmd.Start())
+			// The child's own high-water mark (rusage would include this
+			// process's, which Linux carries across fork): VmHWM, read
+			// until it exits; it only grows.
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			hwm := 0.0
+		poll:
+			for {
+				if v := vmHWM(cmd.Process.Pid); v > hwm {
+					hwm = v
+				}
+				select {
+				case err := <-done:
+					check(err)
+					break poll
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+			exp := time.Since(t).Seconds()
+			st, err := os.Stat(dst)
+			check(err)
+			out["export_s"], out["export_obs_per_s"] = round(exp), round(float64(got)/exp)
+			out["export_mb"], out["export_peak_rss_mb"] = round(float64(st.Size())/(1<<20)), round(hwm)
+		}
 	case "list":
 		rng := rand.New(rand.NewPCG(2, 2))
 		obs := make([]*observation.Observation, *n)
@@ -173,6 +208,22 @@ func writeFeatures(path string, n int) {
 	}
 	f.Write(w.Bytes())
 	check(f.Close())
+}
+
+// vmHWM is a process's peak resident set (MiB) from /proc (0 if gone).
+func vmHWM(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(rest), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 func peakRSS() float64 {

@@ -130,6 +130,8 @@ func table(in io.Reader, out io.Writer) error {
 	w("| index build after the import (obs/s) | %.0f | | | |\n", median("index_obs_per_s", map[string]any{"bench": "import"}))
 	w("| import + index, end to end (obs/s) | %.0f | | | |\n", median("import_plus_index_obs_per_s", map[string]any{"bench": "import"}))
 	w("| import peak RSS (MB); with the index build | %.0f; %.0f | | | |\n", median("import_peak_rss_mb", map[string]any{"bench": "import"}), median("peak_rss_mb", map[string]any{"bench": "import"}))
+	w("| export N as GeoJSON, CLI (obs/s) | %.0f | | | |\n", median("export_obs_per_s", map[string]any{"bench": "import"}))
+	w("| export peak RSS (MB) | %.0f | | | < 150 MB |\n", median("export_peak_rss_mb", map[string]any{"bench": "import"}))
 	var listMs []float64
 	for _, r := range recs {
 		if r["bench"] == "list" {
