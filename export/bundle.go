@@ -2,7 +2,7 @@ package export
 
 import (
 	"archive/zip"
-	"bytes"
+	"bufio"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -87,7 +88,8 @@ type BundleItem struct {
 type BundleWriter struct {
 	zw      *zip.Writer
 	m       Manifest
-	feats   *bytes.Buffer // observations.geojson, written at Close
+	feats   *os.File // observations.geojson's features, spooled here, copied in at Close
+	featsW  *bufio.Writer
 	nfeat   int
 	devices map[string]bool
 	media   map[string]bool
@@ -103,7 +105,6 @@ func NewBundle(w io.Writer, project, deviceName string, key ed25519.PrivateKey, 
 		m: Manifest{Format: BundleFormat, Created: time.Now().UTC().Format(time.RFC3339), Project: project,
 			Exporter:  Exporter{Name: deviceName, Identity: hex.EncodeToString(key.Public().(ed25519.PublicKey))},
 			Selection: selection, Files: map[string]string{}},
-		feats:   &bytes.Buffer{},
 		devices: map[string]bool{},
 		media:   map[string]bool{},
 		report:  newReport(project),
@@ -211,11 +212,19 @@ func (b *BundleWriter) Add(it *BundleItem, media func(observation.Attachment) ([
 	if err != nil {
 		return err
 	}
-	if b.nfeat > 0 {
-		b.feats.WriteByte(',')
+	if b.feats == nil {
+		if b.feats, err = os.CreateTemp("", "fieldsync-evidence-*.geojson"); err != nil {
+			return err
+		}
+		b.featsW = bufio.NewWriterSize(b.feats, 1<<16)
 	}
-	b.feats.WriteByte('\n')
-	b.feats.Write(f)
+	if b.nfeat > 0 {
+		b.featsW.WriteByte(',')
+	}
+	b.featsW.WriteByte('\n')
+	if _, err := b.featsW.Write(f); err != nil {
+		return err
+	}
 	b.nfeat++
 	b.report.add(&it.Record, thumbs)
 	return nil
@@ -224,11 +233,7 @@ func (b *BundleWriter) Add(it *BundleItem, media func(observation.Attachment) ([
 // Close writes observations.geojson, the report, VERIFY.md, the manifest
 // and its signature, and finishes the zip.
 func (b *BundleWriter) Close() error {
-	var fc bytes.Buffer
-	fc.WriteString(`{"type":"FeatureCollection","features":[`)
-	fc.Write(b.feats.Bytes())
-	fc.WriteString("\n]}\n")
-	if err := b.file("observations.geojson", fc.Bytes()); err != nil {
+	if err := b.writeFeatures(); err != nil {
 		return err
 	}
 	if err := b.file("report.html", b.report.html()); err != nil {
@@ -251,6 +256,41 @@ func (b *BundleWriter) Close() error {
 		return err
 	}
 	return b.zw.Close()
+}
+
+// writeFeatures copies the spooled features into observations.geojson.
+func (b *BundleWriter) writeFeatures() error {
+	zf, err := b.zw.CreateHeader(&zip.FileHeader{Name: "observations.geojson", Method: zip.Deflate, Modified: time.Unix(0, 0).UTC()})
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	w := io.MultiWriter(zf, h)
+	io.WriteString(w, `{"type":"FeatureCollection","features":[`)
+	if b.feats != nil {
+		defer os.Remove(b.feats.Name())
+		defer b.feats.Close()
+		if err := b.featsW.Flush(); err != nil {
+			return err
+		}
+		if _, err := b.feats.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, b.feats); err != nil {
+			return err
+		}
+	}
+	io.WriteString(w, "\n]}\n")
+	b.m.Files["observations.geojson"] = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+// Abort removes what an unfinished bundle spooled.
+func (b *BundleWriter) Abort() {
+	if b.feats != nil {
+		b.feats.Close()
+		os.Remove(b.feats.Name())
+	}
 }
 
 func (b *BundleWriter) raw(name string, data []byte) error {

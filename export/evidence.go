@@ -47,6 +47,7 @@ func WriteEvidence(w io.Writer, p *project.Project, x *index.Index, f *query.Fil
 		return 0, missing, fmt.Errorf("%d of them (sync with their authors first): %w", len(missing), ErrMissingAttachments)
 	}
 	b := NewBundle(w, p.Name, p.DeviceName, key, selection)
+	defer b.Abort()
 	err = x.Each(f, func(it *index.Item) error {
 		o, err := it.Observation()
 		if err != nil {

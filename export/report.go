@@ -20,6 +20,7 @@ type reportBuilder struct {
 	devices map[string][2]string // data core → name, identity
 	bound   orb.Bound
 	bounded bool
+	total   int
 }
 
 type reportRow struct {
@@ -37,8 +38,16 @@ func (rb *reportBuilder) device(name, identity, core string) {
 	rb.devices[core] = [2]string{name, identity}
 }
 
+// reportRows bounds what report.html lists and draws: the bundle's
+// observations.geojson holds them all.
+const reportRows = 10000
+
 func (rb *reportBuilder) add(r *Record, thumbs []string) {
 	o := r.Obs
+	rb.total++
+	if len(rb.rows) >= reportRows {
+		return
+	}
 	row := reportRow{id: o.ID, created: o.Created, author: r.Author, thumbs: thumbs}
 	var tags []string
 	for k, t := range o.Tags {
@@ -68,7 +77,7 @@ func (rb *reportBuilder) html() []byte {
 </head><body>
 <h1>Evidence bundle: %s</h1>
 <p>%d observation(s). Every one is a block signed by its author's device, with the proof to its signed log in <code>proofs/</code>. Check this bundle with <code>fieldsync verify</code> or by hand as <code>VERIFY.md</code> explains.</p>
-`, e(rb.project), e(rb.project), len(rb.rows))
+`, e(rb.project), e(rb.project), rb.total)
 	b.WriteString("<h2>Map</h2>\n")
 	b.WriteString(rb.svg())
 	b.WriteString("<h2>Devices</h2>\n<table><tr><th>name</th><th>identity key</th><th>data core</th></tr>\n")
@@ -88,7 +97,11 @@ func (rb *reportBuilder) html() []byte {
 		}
 		b.WriteString("</td></tr>\n")
 	}
-	b.WriteString("</table>\n</body></html>\n")
+	b.WriteString("</table>\n")
+	if rb.total > len(rb.rows) {
+		fmt.Fprintf(&b, "<p>… and %d more observation(s): all of them are in observations.geojson.</p>\n", rb.total-len(rb.rows))
+	}
+	b.WriteString("</body></html>\n")
 	return b.Bytes()
 }
 
