@@ -63,10 +63,11 @@ type Manager struct {
 	addr     net.Addr
 	instance string
 
-	mu    sync.Mutex
-	conns map[string]*conn // by remote key
-	addrs map[string]bool  // addresses dialled or being dialled
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	runCtx context.Context  // set by Run
+	conns  map[string]*conn // by remote key
+	addrs  map[string]bool  // addresses dialled or being dialled
+	wg     sync.WaitGroup
 }
 
 type conn struct {
@@ -99,6 +100,17 @@ func (m *Manager) Connected() int {
 	return len(m.conns)
 }
 
+// AddPeer dials addr (any address: found by the DHT, say), as Peers are,
+// once Run has started; again after failures with backoff.
+func (m *Manager) AddPeer(addr string) {
+	m.mu.Lock()
+	ctx := m.runCtx
+	m.mu.Unlock()
+	if ctx != nil {
+		m.dial(ctx, addr, true)
+	}
+}
+
 // Run listens, advertises, browses and dials until ctx ends, then closes
 // every connection and waits for their handlers.
 func (m *Manager) Run(ctx context.Context) error {
@@ -107,6 +119,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		cancel()
 		m.wg.Wait()
 	}()
+	m.mu.Lock()
+	m.runCtx = ctx
+	m.mu.Unlock()
 	if m.cfg.Listen != "" {
 		var lc net.ListenConfig
 		ln, err := lc.Listen(ctx, "tcp", m.cfg.Listen)

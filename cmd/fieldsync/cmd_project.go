@@ -275,6 +275,9 @@ func printProject(g *globals, h *project.Home, p *project.Project, asJSON bool, 
 	}
 	if st := rep.Serve; st != nil {
 		tw.row("serve", fmt.Sprintf("running (pid %d) on %s since %s, %d peer(s) connected", st.PID, st.Listen, st.Started, len(st.Peers)))
+		if st.DHT != nil {
+			tw.row("dht", dhtStatusLine(*st.DHT))
+		}
 		for _, pe := range st.Peers {
 			tw.row("peer "+pe.Key[:16]+"…", fmt.Sprintf("%d core(s) behind, %d blocks in, %d out", pe.Behind, pe.BlocksDownloaded, pe.BlocksUploaded))
 		}

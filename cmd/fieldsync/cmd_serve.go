@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fieldsync/fieldsync/dht"
 	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/hypercore/replicate"
 	"github.com/fieldsync/fieldsync/index"
@@ -35,6 +36,8 @@ type serveState struct {
 	// For watching a long-running base station: goroutines and heap in use.
 	Goroutines int     `json:"goroutines"`
 	HeapMB     float64 `json:"heapMB"`
+	// With --dht: nodes known, last announce, peers found.
+	DHT *dht.Status `json:"dht,omitempty"`
 }
 
 type serveStatePeer struct {
@@ -56,6 +59,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	var listen, logFormat, durability string
 	var peers []string
 	var noMDNS, noMedia bool
+	var df dhtFlags
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run as a base station: advertise, accept and sync the project continuously",
@@ -96,7 +100,10 @@ json for machines). SIGTERM or Ctrl-C stops it cleanly within seconds.`,
 			if err != nil {
 				return err
 			}
-			return runProjectServe(cmd.Context(), g, h, p, serveArgs{listen: listen, peers: peers, mdns: !noMDNS, noMedia: noMedia, log: log, mode: mode})
+			if _, err := df.nodes(); err != nil {
+				return err
+			}
+			return runProjectServe(cmd.Context(), g, h, p, serveArgs{listen: listen, peers: peers, mdns: !noMDNS, noMedia: noMedia, log: log, mode: mode, dht: df})
 		},
 	}
 	c.Flags().StringVar(&listen, "listen", "0.0.0.0:7400", "address to accept connections on (port 0: any free port)")
@@ -105,6 +112,7 @@ json for machines). SIGTERM or Ctrl-C stops it cleanly within seconds.`,
 	c.Flags().BoolVar(&noMedia, "no-media", false, "do not download attachments")
 	c.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
 	durabilityFlag(c, &durability)
+	df.add(c)
 	return c
 }
 
@@ -115,6 +123,7 @@ type serveArgs struct {
 	noMedia bool
 	log     *slog.Logger
 	mode    hypercore.SyncMode
+	dht     dhtFlags
 }
 
 func runProjectServe(ctx context.Context, g *globals, h *project.Home, p *project.Project, a serveArgs) error {
@@ -155,6 +164,13 @@ func runProjectServe(ctx context.Context, g *globals, h *project.Home, p *projec
 		return <-mdone
 	}
 	port := m.Addr().(*net.TCPAddr).Port
+	dr, err := a.dht.start(mctx, h, p, m, port, a.log)
+	if err != nil {
+		cancel()
+		<-mdone
+		return err
+	}
+	defer dr.wait()
 	if err := writeJSON(g.stdout, map[string]any{"listen": m.Addr().String(), "port": port, "device": hex.EncodeToString(id.Public().(ed25519.PublicKey)), "project": p.Name}); err != nil {
 		return err
 	}
@@ -174,7 +190,7 @@ func runProjectServe(ctx context.Context, g *globals, h *project.Home, p *projec
 			a.log.Error("index", "err", err)
 		}
 	}
-	writeServeState(statePath, m.Addr().String(), started, sr, store)
+	writeServeState(statePath, m.Addr().String(), started, sr, store, dr.status())
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var lastIndex time.Time
@@ -195,7 +211,7 @@ func runProjectServe(ctx context.Context, g *globals, h *project.Home, p *projec
 		case <-stored:
 			pending = true
 		case <-tick.C:
-			writeServeState(statePath, m.Addr().String(), started, sr, store)
+			writeServeState(statePath, m.Addr().String(), started, sr, store, dr.status())
 		}
 		if pending && time.Since(lastIndex) > 200*time.Millisecond {
 			reindex()
@@ -204,11 +220,11 @@ func runProjectServe(ctx context.Context, g *globals, h *project.Home, p *projec
 	}
 }
 
-func writeServeState(path, listen, started string, sr *syncRun, store *projectsync.Store) {
+func writeServeState(path, listen, started string, sr *syncRun, store *projectsync.Store, dhtStatus *dht.Status) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	st := serveState{PID: os.Getpid(), Listen: listen, Started: started, Updated: time.Now().UTC().Format(time.RFC3339),
-		Goroutines: runtime.NumGoroutine(), HeapMB: float64(ms.HeapInuse) / (1 << 20)}
+		Goroutines: runtime.NumGoroutine(), HeapMB: float64(ms.HeapInuse) / (1 << 20), DHT: dhtStatus}
 	live, _, _ := sr.snapshot()
 	for k, pr := range live {
 		st.Peers = append(st.Peers, serveStatePeer{Key: k, Behind: pr.Behind, BlocksDownloaded: pr.BlocksDownloaded, BlocksUploaded: pr.BlocksUploaded})

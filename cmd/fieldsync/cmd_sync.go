@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sort"
 	"sync"
@@ -130,6 +131,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 	var timeout time.Duration
 	var noMDNS, noMedia, asJSON bool
 	var listen, durability string
+	var df dhtFlags
 	c := &cobra.Command{
 		Use:   "sync",
 		Short: "Find teammates and sync the whole project with them, once",
@@ -152,15 +154,18 @@ Exit codes: 0 complete, 3 no peer of this project found, 4 incomplete at
 			if timeout <= 0 {
 				return usageErr("--timeout must be positive")
 			}
-			if noMDNS && len(peers) == 0 {
-				return usageErr("--no-mdns needs at least one --peer HOST:PORT")
+			if noMDNS && len(peers) == 0 && !df.on {
+				return usageErr("--no-mdns needs --dht or at least one --peer HOST:PORT")
+			}
+			if _, err := df.nodes(); err != nil {
+				return err
 			}
 			for _, p := range peers {
 				if _, _, err := net.SplitHostPort(p); err != nil {
 					return usageErr("--peer must be HOST:PORT, not %q", p)
 				}
 			}
-			if listen == "" && !noMDNS {
+			if listen == "" && (!noMDNS || df.on) {
 				listen = "0.0.0.0:0"
 			}
 			h, p, err := openProject(g)
@@ -175,7 +180,7 @@ Exit codes: 0 complete, 3 no peer of this project found, 4 incomplete at
 			if err != nil {
 				return err
 			}
-			return runSync(cmd.Context(), g, p, id, syncArgs{peers: peers, timeout: timeout, mdns: !noMDNS, noMedia: noMedia, json: asJSON, listen: listen, mode: mode})
+			return runSync(cmd.Context(), g, h, p, id, syncArgs{peers: peers, timeout: timeout, mdns: !noMDNS, noMedia: noMedia, json: asJSON, listen: listen, mode: mode, dht: df})
 		},
 	}
 	c.Flags().StringArrayVar(&peers, "peer", nil, "a peer to dial, HOST:PORT (repeatable; any address)")
@@ -183,7 +188,8 @@ Exit codes: 0 complete, 3 no peer of this project found, 4 incomplete at
 	c.Flags().BoolVar(&noMDNS, "no-mdns", false, "do not look for peers on the local network")
 	c.Flags().BoolVar(&noMedia, "no-media", false, "do not download photos and other attachments (observations only)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print NDJSON events instead of progress and a summary")
-	c.Flags().StringVar(&listen, "listen", "", "also accept connections on this address (default with mDNS: 0.0.0.0:0)")
+	c.Flags().StringVar(&listen, "listen", "", "also accept connections on this address (default with mDNS or --dht: 0.0.0.0:0)")
+	df.add(c)
 	durabilityFlag(c, &durability)
 	return c
 }
@@ -196,9 +202,10 @@ type syncArgs struct {
 	json    bool
 	listen  string
 	mode    hypercore.SyncMode
+	dht     dhtFlags
 }
 
-func runSync(ctx context.Context, g *globals, p *project.Project, id ed25519.PrivateKey, a syncArgs) error {
+func runSync(ctx context.Context, g *globals, h *project.Home, p *project.Project, id ed25519.PrivateKey, a syncArgs) error {
 	start := time.Now()
 	store, err := projectsync.OpenStore(p, a.mode)
 	if err != nil {
@@ -233,9 +240,21 @@ func runSync(ctx context.Context, g *globals, p *project.Project, id ed25519.Pri
 	mctx, mcancel := context.WithCancel(ctx)
 	mdone := make(chan error, 1)
 	go func() { mdone <- m.Run(mctx) }()
+	var dr *dhtRun
 	stopManager := func() error {
 		mcancel()
-		return <-mdone
+		err := <-mdone
+		dr.wait()
+		return err
+	}
+	<-m.Ready()
+	if a.dht.on && m.Addr() != nil {
+		var err error
+		if dr, err = a.dht.start(mctx, h, p, m, m.Addr().(*net.TCPAddr).Port, slog.New(slog.DiscardHandler)); err != nil {
+			mcancel()
+			<-mdone
+			return err
+		}
 	}
 	bars := map[string]*progress{}
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -282,8 +301,8 @@ func runSync(ctx context.Context, g *globals, p *project.Project, id ed25519.Pri
 			if idleSince.IsZero() {
 				idleSince = time.Now()
 			}
-			// With mDNS, a moment for other teammates to show up.
-			if !a.mdns || time.Since(idleSince) > time.Second {
+			// With mDNS or the DHT, a moment for other teammates to show up.
+			if !a.mdns && !a.dht.on || time.Since(idleSince) > time.Second {
 				finished = true
 			}
 		} else {
@@ -291,13 +310,14 @@ func runSync(ctx context.Context, g *globals, p *project.Project, id ed25519.Pri
 		}
 		// Every named peer answered, and none holds the project: no point
 		// in waiting for the timeout.
-		if !a.mdns && len(live) == 0 && completed == 0 && strangers >= want {
+		if !a.mdns && !a.dht.on && len(live) == 0 && completed == 0 && strangers >= want {
 			finished = true
 		}
 	}
 	for _, b := range bars {
 		b.done()
 	}
+	dhtStatus := dr.status()
 	if err := stopManager(); err != nil {
 		return err
 	}
@@ -317,6 +337,9 @@ func runSync(ctx context.Context, g *globals, p *project.Project, id ed25519.Pri
 	sum["bytesDownloaded"], sum["bytesUploaded"], sum["complete"] = in, out, complete
 	if idxErr != nil {
 		sum["indexError"] = idxErr.Error()
+	}
+	if dhtStatus != nil {
+		sum["dht"] = dhtStatus
 	}
 	if a.json {
 		emit(sum)
