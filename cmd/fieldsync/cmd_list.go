@@ -34,9 +34,8 @@ type listItem struct {
 }
 
 func newListCmd(g *globals) *cobra.Command {
-	var bbox, near, radius, within, since, until, format string
-	var tags []string
-	var deleted bool
+	var ff filterFlags
+	var format string
 	var limit int
 	c := &cobra.Command{
 		Use:   "list [filters]",
@@ -54,7 +53,7 @@ RFC 7946 FeatureCollection) or csv.`,
   fieldsync list --within territory.geojson --tag category=mining --format geojson > mining.geojson`,
 		Args: nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := buildFilter(bbox, near, radius, within, since, until, tags, deleted)
+			f, err := ff.filter()
 			if err != nil {
 				return err
 			}
@@ -98,15 +97,8 @@ RFC 7946 FeatureCollection) or csv.`,
 			return printList(g, items, format)
 		},
 	}
+	ff.add(c)
 	fl := c.Flags()
-	fl.StringVar(&bbox, "bbox", "", "W,S,E,N in degrees")
-	fl.StringVar(&near, "near", "", "LAT,LON (with --radius)")
-	fl.StringVar(&radius, "radius", "", "distance from --near: 500m, 2km")
-	fl.StringVar(&within, "within", "", "a GeoJSON file: Polygon, MultiPolygon, or a Feature/FeatureCollection of one")
-	fl.StringVar(&since, "since", "", "created at or after (2026-03-01 or RFC 3339)")
-	fl.StringVar(&until, "until", "", "created before")
-	fl.StringArrayVar(&tags, "tag", nil, "KEY=VALUE that must match (repeatable)")
-	fl.BoolVar(&deleted, "deleted", false, "include deleted observations")
 	fl.IntVar(&limit, "limit", 0, "at most this many (0: all)")
 	fl.StringVar(&format, "format", "table", "table, json, geojson or csv")
 	return c
