@@ -281,3 +281,20 @@ func TestForgedCapability(t *testing.T) {
 		t.Fatalf("the forger received %d core lists", len(got))
 	}
 }
+
+// FuzzDecodeList: any bytes a member sends as its core list decode or
+// fail cleanly, and what decodes encodes back to the same bytes.
+func FuzzDecodeList(f *testing.F) {
+	f.Add(encodeList([]CoreState{{Key: [32]byte{1}, Kind: KindMedia, Length: 300}, {Key: [32]byte{2}}}))
+	f.Add([]byte{0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		list, err := decodeList(b)
+		if err != nil {
+			return
+		}
+		if again := encodeList(list); len(again) > len(b) {
+			t.Fatalf("re-encoded %d bytes from %d", len(again), len(b))
+		}
+	})
+}

@@ -164,7 +164,7 @@ func runProjectServe(ctx context.Context, g *globals, h *project.Home, p *projec
 		return <-mdone
 	}
 	port := m.Addr().(*net.TCPAddr).Port
-	dr, err := a.dht.start(mctx, h, p, m, port, a.log)
+	dr, err := a.dht.start(mctx, h, p, m, port, 5*time.Minute, a.log)
 	if err != nil {
 		cancel()
 		<-mdone

@@ -250,7 +250,7 @@ func runSync(ctx context.Context, g *globals, h *project.Home, p *project.Projec
 	<-m.Ready()
 	if a.dht.on && m.Addr() != nil {
 		var err error
-		if dr, err = a.dht.start(mctx, h, p, m, m.Addr().(*net.TCPAddr).Port, slog.New(slog.DiscardHandler)); err != nil {
+		if dr, err = a.dht.start(mctx, h, p, m, m.Addr().(*net.TCPAddr).Port, 10*time.Second, slog.New(slog.DiscardHandler)); err != nil {
 			mcancel()
 			<-mdone
 			return err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/fieldsync/fieldsync/dht"
 	"github.com/fieldsync/fieldsync/lansync"
@@ -74,7 +75,9 @@ func (r *dhtRun) status() *dht.Status {
 
 // start runs a DHT node announcing the project's topic on port and handing
 // found addresses to m, until ctx ends. It returns nil when --dht is off.
-func (df *dhtFlags) start(ctx context.Context, h *project.Home, p *project.Project, m *lansync.Manager, port int, log *slog.Logger) (*dhtRun, error) {
+// interval is how often the topic is announced and looked up (sync, which
+// waits for peers, looks more often than serve, which is found).
+func (df *dhtFlags) start(ctx context.Context, h *project.Home, p *project.Project, m *lansync.Manager, port int, interval time.Duration, log *slog.Logger) (*dhtRun, error) {
 	if !df.on {
 		return nil, nil
 	}
@@ -90,7 +93,7 @@ func (df *dhtFlags) start(ctx context.Context, h *project.Home, p *project.Proje
 		}
 	}
 	dk := p.DiscoveryKey()
-	n, err := dht.New(dht.Config{Listen: df.listen, Bootstrap: boot, NodesFile: filepath.Join(h.Dir, "dht-nodes"), Port: port,
+	n, err := dht.New(dht.Config{Listen: df.listen, Bootstrap: boot, NodesFile: filepath.Join(h.Dir, "dht-nodes"), Port: port, Interval: interval,
 		Found: m.AddPeer, Log: log, Private: private}, dht.Topic(dk))
 	if err != nil {
 		return nil, err
