@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -345,5 +346,47 @@ func TestEachMatchesQuery(t *testing.T) {
 	keys, err := x.TagKeys()
 	if err != nil || !slices.Equal(keys, []string{"category", "n"}) {
 		t.Fatalf("tag keys %v (%v)", keys, err)
+	}
+}
+
+// TestWriteJSON: the list is valid JSON and carries every record as it is.
+func TestWriteJSON(t *testing.T) {
+	dir := t.TempDir()
+	w := newWorld(t, dir, 300, 5)
+	x, err := Open(filepath.Join(dir, "index.gpkg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if _, err := x.Update(w.cores); err != nil {
+		t.Fatal(err)
+	}
+	items, err := x.Query(&query.Filter{Deleted: true}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, items); err != nil {
+		t.Fatal(err)
+	}
+	var got []struct {
+		Version string
+		Forked  bool
+		Record  json.RawMessage
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(items) || len(got) == 0 {
+		t.Fatalf("%d of %d", len(got), len(items))
+	}
+	for i := range got {
+		if got[i].Version != items[i].Version || got[i].Forked != items[i].Forked || !bytes.Equal(got[i].Record, items[i].Raw) {
+			t.Fatalf("item %d differs", i)
+		}
+	}
+	buf.Reset()
+	if err := WriteJSON(&buf, nil); err != nil || buf.String() != "[]\n" {
+		t.Fatalf("empty list: %q", buf.String())
 	}
 }

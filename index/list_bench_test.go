@@ -2,7 +2,6 @@ package index
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -47,17 +46,10 @@ func BenchmarkList10000(b *testing.B) {
 		if err != nil || len(items) != 10000 {
 			b.Fatal(err)
 		}
-		// As list --format json writes them: the canonical records as they are.
-		type out struct {
-			Version string          `json:"version"`
-			Forked  bool            `json:"forked"`
-			Record  json.RawMessage `json:"record"`
-		}
-		rows := make([]out, len(items))
-		for i, it := range items {
-			rows[i] = out{it.Version, it.Forked, it.Raw}
-		}
+		// As list --format json writes them.
 		var buf bytes.Buffer
-		json.NewEncoder(&buf).Encode(rows)
+		if err := WriteJSON(&buf, items); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -161,18 +161,9 @@ func main() {
 			t := time.Now()
 			items, err := x.Query(&query.Filter{}, 0)
 			check(err)
-			// As `list --format json` writes them: canonical records as they are.
-			type row struct {
-				Version string          `json:"version"`
-				Forked  bool            `json:"forked"`
-				Record  json.RawMessage `json:"record"`
-			}
-			rows := make([]row, len(items))
-			for i, it := range items {
-				rows[i] = row{it.Version, it.Forked, it.Raw}
-			}
+			// As `list --format json` writes them.
 			var buf bytes.Buffer
-			check(json.NewEncoder(&buf).Encode(rows))
+			check(index.WriteJSON(&buf, items))
 			times = append(times, time.Since(t).Seconds()*1000)
 			if len(items) != *n {
 				check(fmt.Errorf("listed %d of %d", len(items), *n))

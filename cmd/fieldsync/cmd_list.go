@@ -19,11 +19,6 @@ import (
 )
 
 // rawListItem is one observation in `list --format json`.
-type rawListItem struct {
-	Version string          `json:"version"`
-	Forked  bool            `json:"forked"`
-	Record  json.RawMessage `json:"record"`
-}
 
 // listItem is a listed observation, decoded (and what scripts reading
 // `list --format json` get).
@@ -79,12 +74,7 @@ RFC 7946 FeatureCollection) or csv.`,
 				return err
 			}
 			if format == "json" {
-				// The records are canonical JSON already: no decoding.
-				out := make([]rawListItem, 0, len(found))
-				for _, it := range found {
-					out = append(out, rawListItem{Version: it.Version, Forked: it.Forked, Record: it.Raw})
-				}
-				return writeJSON(g.stdout, out)
+				return index.WriteJSON(g.stdout, found)
 			}
 			items := make([]listItem, 0, len(found))
 			for i := range found {
