@@ -30,6 +30,9 @@ var (
 	// ErrCapability: the peer opened the project channel without proving
 	// it holds the project key.
 	ErrCapability = errors.New("the peer failed the project capability check")
+	// ErrIncomplete: the connection ended before both sides held the same
+	// length of every core.
+	ErrIncomplete = errors.New("the connection ended before the sync was complete")
 )
 
 // channelID and capability bind the project key to one connection.
@@ -149,11 +152,17 @@ func (ss *Session) Run(ctx context.Context) error {
 			if !ss.opts.Live && ss.isComplete() {
 				ss.markComplete()
 				ss.peer.Close()
-				return ss.finish(<-runErr)
+				<-runErr // complete: how the connection then ends does not matter
+				return nil
 			}
 		}
 		select {
 		case err := <-runErr:
+			// The peer may have seen completion first and closed.
+			if member && !ss.opts.Live && ss.isComplete() {
+				ss.markComplete()
+				return nil
+			}
 			return ss.finish(err)
 		case <-tick.C:
 		case <-ss.wakeCh:
@@ -161,17 +170,16 @@ func (ss *Session) Run(ctx context.Context) error {
 	}
 }
 
+// finish is why a session ended before it was complete.
 func (ss *Session) finish(err error) error {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if ss.rejected && !ss.member {
+	switch {
+	case !ss.member && (err == nil || ss.rejected):
 		return ErrNotMember
-	}
-	if err == nil && !ss.member {
-		return ErrNotMember
-	}
-	if errors.Is(err, ErrCapability) {
-		return err
+	case err == nil && !ss.opts.Live:
+		// The peer closed the connection (or the project channel) first.
+		return ErrIncomplete
 	}
 	return err
 }

@@ -298,3 +298,56 @@ func FuzzDecodeList(f *testing.F) {
 		}
 	})
 }
+
+// TestPeerClosingEarlyIsIncomplete: a member that closes the connection
+// gracefully before the sync is complete does not make it look complete.
+func TestPeerClosingEarlyIsIncomplete(t *testing.T) {
+	a := newDevice(t, "a", nil)
+	b := newDevice(t, "b", a.p)
+	a.observe(t, 50, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := secretstream.Server(ctx, c, secretstream.Config{Static: a.id, MaxMessageSize: replicate.MaxMessageSize})
+		if err != nil {
+			return
+		}
+		st, _ := OpenStore(a.p, hypercore.SyncNone)
+		defer st.Close()
+		ss := New(s, st, Options{Live: true})
+		go func() {
+			for !ss.Member() {
+				time.Sleep(time.Millisecond)
+			}
+			ss.Close() // gracefully, at once
+		}()
+		ss.Run(ctx)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := secretstream.Client(ctx, c, secretstream.Config{Static: b.id, MaxMessageSize: replicate.MaxMessageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenStore(b.p, hypercore.SyncNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := New(s, st, Options{}).Run(ctx); err == nil {
+		t.Fatal("a sync cut short by the peer returned nil (complete)")
+	} else {
+		t.Logf("ended with: %v", err)
+	}
+}

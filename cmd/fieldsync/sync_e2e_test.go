@@ -403,3 +403,44 @@ func TestSyncIncompleteAtTimeout(t *testing.T) {
 	}
 	srv.stop(t)
 }
+
+// TestSyncPeerGoneMidway: the peer stops (SIGTERM, then SIGKILL) during a
+// sync: the sync does not claim to be complete.
+func TestSyncPeerGoneMidway(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			team := newTeam(t, "alice", "bob")
+			a, b := team[0], team[1]
+			args := []string{"observe", "--lat", "-3", "--lon", "-60"}
+			for _, p := range photos(t, 6, 20<<20) {
+				args = append(args, "--attach", p)
+			}
+			a.must(args...)
+			srv := a.serve()
+			cmd := exec.Command(fieldsyncBinary(t), "--home", b.home, "sync", "--no-mdns", "--peer", srv.addr(), "--timeout", "5s", "--json")
+			var out bytes.Buffer
+			cmd.Stdout = &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			cores := filepath.Join(b.home, "projects", "river", "cores")
+			deadline := time.Now().Add(30 * time.Second)
+			for dirSize(cores) < 4<<20 {
+				if time.Now().After(deadline) {
+					t.Fatal("nothing arrived")
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			srv.cmd.Process.Signal(sig)
+			srv.cmd.Wait()
+			err := cmd.Wait()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != exitIncomplete {
+				t.Fatalf("sync after its peer went away: %v\n%s", err, out.String())
+			}
+			if testing.Verbose() {
+				t.Logf("%s", out.String())
+			}
+		})
+	}
+}
