@@ -204,12 +204,22 @@ func (m *Manager) dial(ctx context.Context, addr string, named bool) {
 		}()
 		wait := time.Second
 		for ctx.Err() == nil {
-			ok := m.dialOnce(ctx, addr)
+			key, ok := m.dialOnce(ctx, addr)
 			if ok && !m.cfg.Redial {
 				return
 			}
 			if ok {
 				wait = time.Second
+				// The device may still be connected the other way (this
+				// connection was the duplicate): dial again only once it
+				// is gone, or every duplicate would come back each second.
+				for m.connected(key) {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(time.Second):
+					}
+				}
 			}
 			select {
 			case <-ctx.Done():
@@ -221,13 +231,21 @@ func (m *Manager) dial(ctx context.Context, addr string, named bool) {
 	}()
 }
 
-// dialOnce dials addr and runs the connection; ok: it was established.
-func (m *Manager) dialOnce(ctx context.Context, addr string) (ok bool) {
+// connected says whether a connection to the device with key is live.
+func (m *Manager) connected(key string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return key != "" && m.conns[key] != nil
+}
+
+// dialOnce dials addr and runs the connection; ok: it was established
+// (with the device whose key is returned).
+func (m *Manager) dialOnce(ctx context.Context, addr string) (key string, ok bool) {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		m.cfg.Log.Debug("dial failed", "peer", addr, "err", err)
-		return false
+		return "", false
 	}
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	s, err := secretstream.Client(hctx, c, m.streamConfig())
@@ -235,10 +253,10 @@ func (m *Manager) dialOnce(ctx context.Context, addr string) (ok bool) {
 	if err != nil {
 		m.cfg.Log.Info("handshake failed", "peer", addr, "err", err)
 		c.Close()
-		return false
+		return "", false
 	}
 	m.run(ctx, s, addr, true)
-	return true
+	return string(s.RemotePublicKey()), true
 }
 
 // run keeps one connection per device pair and runs the handler.

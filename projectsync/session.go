@@ -158,8 +158,11 @@ func (ss *Session) Run(ctx context.Context) error {
 		}
 		select {
 		case err := <-runErr:
-			// The peer may have seen completion first and closed.
-			if member && !ss.opts.Live && ss.isComplete() {
+			// The peer may have seen completion first and closed. A member
+			// that closes gracefully (err nil) says it is done: then this
+			// side is complete if it holds all the peer announced (what
+			// this side learned since, from others, is for a later sync).
+			if member && !ss.opts.Live && (ss.isComplete() || err == nil && ss.hasAllOfPeer()) {
 				ss.markComplete()
 				return nil
 			}
@@ -291,6 +294,29 @@ func (ss *Session) isComplete() bool {
 	}
 	for k, l := range local {
 		if _, ok := ss.remote[k]; !ok && !(ss.opts.NoMedia && l.Kind == KindMedia) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasAllOfPeer: a list came from the peer, and this side holds at least
+// the length it announced of every core in it (media aside with NoMedia).
+func (ss *Session) hasAllOfPeer() bool {
+	local := map[[32]byte]uint64{}
+	for _, c := range ss.store.List() {
+		local[c.Key] = c.Length
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if !ss.listed {
+		return false
+	}
+	for k, r := range ss.remote {
+		if ss.opts.NoMedia && r.Kind == KindMedia {
+			continue
+		}
+		if local[k] < r.Length {
 			return false
 		}
 	}
