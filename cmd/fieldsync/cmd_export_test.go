@@ -108,6 +108,29 @@ func TestExportBadInputWritesNothing(t *testing.T) {
 	if code, _, errs := fs(t, "", "verify", notZip); code != exitUsage || !strings.Contains(errs, "not a zip") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
 		t.Fatalf("verify not-a-zip: exit %d %q", code, errs)
 	}
+	// A zip bomb (256 MiB of zeros) and a bundle of a newer format.
+	bomb := filepath.Join(dir, "bomb.zip")
+	f, _ := os.Create(bomb)
+	zw := zip.NewWriter(f)
+	w, _ := zw.Create("observations.geojson")
+	zero := make([]byte, 1<<20)
+	for range 256 {
+		w.Write(zero)
+	}
+	zw.Close()
+	f.Close()
+	newer := filepath.Join(dir, "newer.zip")
+	f, _ = os.Create(newer)
+	zw = zip.NewWriter(f)
+	w, _ = zw.Create("MANIFEST.json")
+	w.Write([]byte(`{"format":"fieldsync-evidence/2"}`))
+	zw.Close()
+	f.Close()
+	for path, want := range map[string]string{bomb: "zip bomb", newer: "newer"} {
+		if code, _, errs := fs(t, "", "verify", path); code != exitUsage || !strings.Contains(errs, want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+			t.Fatalf("verify %s: exit %d %q", filepath.Base(path), code, errs)
+		}
+	}
 }
 
 // TestEvidenceExportVerifies: the CLI's bundle verifies; one changed byte
