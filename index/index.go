@@ -156,6 +156,22 @@ type newVersion struct {
 // from every version stored.
 func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 	var st Stats
+	// A first build (nothing indexed yet) writes every page once with a
+	// rollback journal instead of twice through the WAL (WAL then
+	// checkpoint): a third of the time for a million observations. WAL
+	// comes back when it is done, for readers in other processes. If
+	// another connection has the file open the switch is refused and the
+	// build goes through the WAL as any update.
+	var indexed int
+	if err := x.db.QueryRow(`SELECT count(*) FROM fs_cores`).Scan(&indexed); err != nil {
+		return st, err
+	}
+	if indexed == 0 {
+		var mode string
+		if err := x.db.QueryRow(`PRAGMA journal_mode = DELETE`).Scan(&mode); err == nil && mode == "delete" {
+			defer x.db.Exec(`PRAGMA journal_mode = WAL`)
+		}
+	}
 	tx, err := x.db.Begin()
 	if err != nil {
 		return st, err

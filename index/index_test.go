@@ -390,3 +390,25 @@ func TestWriteJSON(t *testing.T) {
 		t.Fatalf("empty list: %q", buf.String())
 	}
 }
+
+// TestFirstBuildLeavesWAL: the first build goes through a rollback journal
+// (faster), and the index is in WAL mode again afterwards, for readers in
+// other processes; a later update keeps WAL.
+func TestFirstBuildLeavesWAL(t *testing.T) {
+	dir := t.TempDir()
+	w := newWorld(t, dir, 200, 6)
+	x, err := Open(filepath.Join(dir, "index.gpkg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	for range 2 {
+		if _, err := x.Update(w.cores); err != nil {
+			t.Fatal(err)
+		}
+		var mode string
+		if err := x.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+			t.Fatalf("journal mode %q after an update (%v)", mode, err)
+		}
+	}
+}
