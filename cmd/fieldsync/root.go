@@ -20,7 +20,9 @@ func newRootCmd(g *globals) *cobra.Command {
 		Long: `fieldsync keeps each device's observations in its own Hypercore 11 log:
 append-only, signed by the device, verifiable by anyone.
 
-Exit codes: 0 ok, 1 failure or failed check, 2 bad command line or input.`,
+Exit codes: 0 ok, 1 failure or failed check, 2 bad command line or input
+(audit: data incomplete here), 3 sync found no teammate, 4 sync incomplete
+at its timeout.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	})
