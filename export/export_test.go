@@ -421,3 +421,22 @@ func TestVerifyRefusesWhatIsNotABundle(t *testing.T) {
 		t.Fatalf("newer format: %v", err)
 	}
 }
+
+// TestGeoPackageTagNamedLikeAColumn: tags called fid, GEOM or Category and
+// category do not break the GeoPackage export.
+func TestGeoPackageTagNamedLikeAColumn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.gpkg")
+	w, err := NewGeoPackage(path, []index.TagColumn{{Name: "fid", Type: "TEXT"}, {Name: "GEOM", Type: "REAL"}, {Name: "Category", Type: "TEXT"}, {Name: "category", Type: "TEXT"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := geo.NewPoint(1, 2, nil)
+	o := &observation.Observation{Type: "observation", Schema: 1, ID: "x", Created: "2026-01-01T00:00:00Z", Updated: "2026-01-01T00:00:00Z", Geometry: &g,
+		Tags: map[string]observation.Tag{"fid": observation.String("a"), "GEOM": observation.Number(2), "Category": observation.String("b"), "category": observation.String("c")}}
+	if err := w.Write(&Record{Version: observation.NewVersionID([32]byte{1}, 1), Obs: o}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -58,12 +58,16 @@ func (g *gpkgWriter) create() error {
 		seen[strings.ToLower(n)] = true
 	}
 	for _, t := range g.tags {
-		if seen[strings.ToLower(t.Name)] { // SQLite column names ignore case
-			return fmt.Errorf("tag %q clashes with another column", t.Name)
+		// A tag named like a column of ours (fid, geom; SQLite ignores
+		// case) becomes "tag:NAME", as in CSV; two tags that differ only
+		// by case get "tag:" prefixes until they differ.
+		name := t.Name
+		for seen[strings.ToLower(name)] {
+			name = "tag:" + name
 		}
-		seen[strings.ToLower(t.Name)] = true
-		cols = append(cols, quote(t.Name)+" "+t.Type)
-		names = append(names, quote(t.Name))
+		seen[strings.ToLower(name)] = true
+		cols = append(cols, quote(name)+" "+t.Type)
+		names = append(names, quote(name))
 	}
 	if _, err := g.db.Exec(index.GeoPackageCore + `
 		CREATE TABLE observations (` + strings.Join(cols, ", ") + `);
