@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -442,5 +443,63 @@ func TestSyncPeerGoneMidway(t *testing.T) {
 				t.Logf("%s", out.String())
 			}
 		})
+	}
+}
+
+// TestServeRedialsNamedPeer: a base station told about a peer that is not
+// up yet keeps dialling it (with backoff) and syncs once it comes up, and
+// again after it restarts.
+func TestServeRedialsNamedPeer(t *testing.T) {
+	team := newTeam(t, "base", "field")
+	base, field := team[0], team[1]
+	field.must("import", features(t, 12, "field"))
+	// A free port for the field device, not listening yet.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	srv := base.serve("--peer", addr)
+	time.Sleep(1500 * time.Millisecond) // a dial or two fail meanwhile
+	up := func() *serving {
+		s := &dev{t: t, home: field.home}
+		return s.serveAt(addr)
+	}
+	f := up()
+	waitFor(t, 20*time.Second, func() bool { return len(base.ids()) == 12 }, "the base station to get the field device's data")
+	f.stop(t)
+	field.must("import", features(t, 3, "later"))
+	f = up()
+	waitFor(t, 40*time.Second, func() bool { return len(base.ids()) == 15 }, "the base station to redial after the restart")
+	f.stop(t)
+	srv.stop(t)
+}
+
+// serveAt is serve on a given address.
+func (d *dev) serveAt(addr string) *serving {
+	d.t.Helper()
+	cmd := exec.Command(fieldsyncBinary(d.t), "--home", d.home, "serve", "--listen", addr, "--no-mdns")
+	stdout, _ := cmd.StdoutPipe()
+	errb := &bytes.Buffer{}
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+		d.t.Fatalf("serve did not start: %v: %s", err, errb)
+	}
+	return &serving{cmd: cmd, errb: errb}
+}
+
+func waitFor(t *testing.T, d time.Duration, ok func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
