@@ -764,24 +764,6 @@ func (x *Index) Each(f *query.Filter, fn func(it *Item) error) error {
 	return rows.Err()
 }
 
-// TagKeys lists every tag name of the current versions, sorted.
-func (x *Index) TagKeys() ([]string, error) {
-	rows, err := x.db.Query(`SELECT DISTINCT j.key FROM observations o, json_each(o.tags) j ORDER BY j.key`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
-}
-
 // CoreCount is how many versions one core holds, and how many
 // observations have their current version in it.
 type CoreCount struct {
@@ -824,18 +806,23 @@ func (x *Index) CoreCounts() (map[string]CoreCount, error) {
 // Forked lists the observations with concurrent heads (conflicting
 // edits), by id.
 func (x *Index) Forked() ([]string, error) {
-	rows, err := x.db.Query(`SELECT id FROM observations WHERE forked = 1 ORDER BY id`)
+	return x.strings(`SELECT id FROM observations WHERE forked = 1 ORDER BY id`)
+}
+
+// strings runs a query of one text column.
+func (x *Index) strings(q string) ([]string, error) {
+	rows, err := x.db.Query(q)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		out = append(out, id)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }

@@ -316,7 +316,7 @@ func TestGDALReadsIndex(t *testing.T) {
 }
 
 // TestEachMatchesQuery: the streaming iterator selects exactly what Query
-// does, in indexing order; TagKeys lists every tag name.
+// does, in indexing order; TagColumns lists every tag name with its type.
 func TestEachMatchesQuery(t *testing.T) {
 	dir := t.TempDir()
 	w := newWorld(t, dir, 1500, 3)
@@ -343,9 +343,9 @@ func TestEachMatchesQuery(t *testing.T) {
 			t.Fatalf("%+v: Each %d, Query %d", f, len(got), len(want))
 		}
 	}
-	keys, err := x.TagKeys()
-	if err != nil || !slices.Equal(keys, []string{"category", "n"}) {
-		t.Fatalf("tag keys %v (%v)", keys, err)
+	cols, err := x.TagColumns()
+	if err != nil || len(cols) != 2 || cols[0] != (TagColumn{"category", "TEXT"}) || cols[1] != (TagColumn{"n", "REAL"}) {
+		t.Fatalf("tag columns %v (%v)", cols, err)
 	}
 }
 
