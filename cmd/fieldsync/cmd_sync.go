@@ -286,6 +286,7 @@ func runSync(ctx context.Context, g *globals, h *project.Home, p *project.Projec
 				b = newProgress(g.stderr, "peer "+k[:8], 1)
 				bars[k] = b
 			}
+			b.setSuffix(fmt.Sprintf(" blocks, %s in, %s out", sizeOf(pr.BytesDownload), sizeOf(pr.BytesUploaded)))
 			b.update(pr.BlocksDownloaded, pr.BlocksDownloaded+pr.BlocksWanted)
 		}
 		// Complete: every named peer (and with mDNS at least one peer) has

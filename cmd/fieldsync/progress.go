@@ -11,13 +11,14 @@ import (
 // progress draws a one-line progress bar on a terminal; elsewhere it is
 // silent, so logs and pipes stay clean.
 type progress struct {
-	w     io.Writer
-	label string
-	total uint64
-	on    bool
-	mu    sync.Mutex
-	last  time.Time
-	shown bool
+	w      io.Writer
+	label  string
+	total  uint64
+	on     bool
+	mu     sync.Mutex
+	last   time.Time
+	shown  bool
+	suffix string // shown after the counts (sync: bytes moved)
 }
 
 func newProgress(w io.Writer, label string, total uint64) *progress {
@@ -50,8 +51,15 @@ func (p *progress) update(done, total uint64) {
 				bar[i] = '#'
 			}
 		}
-		fmt.Fprintf(p.w, "\r%s [%s] %d/%d", p.label, bar, done, total)
+		fmt.Fprintf(p.w, "\r%s [%s] %d/%d%s", p.label, bar, done, total, p.suffix)
 	}
+}
+
+// setSuffix changes what follows the counts.
+func (p *progress) setSuffix(s string) {
+	p.mu.Lock()
+	p.suffix = s
+	p.mu.Unlock()
 }
 
 func (p *progress) done() {
