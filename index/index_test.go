@@ -315,19 +315,26 @@ func TestGDALReadsIndex(t *testing.T) {
 	}
 }
 
-// TestEachMatchesQuery: the streaming iterator selects exactly what Query
-// does, in indexing order; TagColumns lists every tag name with its type.
-func TestEachMatchesQuery(t *testing.T) {
+// indexedWorld is an index of a fresh world of n observations.
+func indexedWorld(t *testing.T, n int, seed uint64) *Index {
+	t.Helper()
 	dir := t.TempDir()
-	w := newWorld(t, dir, 1500, 3)
+	w := newWorld(t, dir, n, seed)
 	x, err := Open(filepath.Join(dir, "index.gpkg"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer x.Close()
+	t.Cleanup(func() { x.Close() })
 	if _, err := x.Update(w.cores); err != nil {
 		t.Fatal(err)
 	}
+	return x
+}
+
+// TestEachMatchesQuery: the streaming iterator selects exactly what Query
+// does, in indexing order; TagColumns lists every tag name with its type.
+func TestEachMatchesQuery(t *testing.T) {
+	x := indexedWorld(t, 1500, 3)
 	rng := rand.New(rand.NewPCG(4, 4))
 	for range 100 {
 		f := randomFilter(rng)
@@ -351,16 +358,7 @@ func TestEachMatchesQuery(t *testing.T) {
 
 // TestWriteJSON: the list is valid JSON and carries every record as it is.
 func TestWriteJSON(t *testing.T) {
-	dir := t.TempDir()
-	w := newWorld(t, dir, 300, 5)
-	x, err := Open(filepath.Join(dir, "index.gpkg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	if _, err := x.Update(w.cores); err != nil {
-		t.Fatal(err)
-	}
+	x := indexedWorld(t, 300, 5)
 	items, err := x.Query(&query.Filter{Deleted: true}, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -36,13 +36,7 @@ func TestDHTFindsTeammates(t *testing.T) {
 	if got := len(field.ids()); got != 55 {
 		t.Fatalf("field lists %d observations, want 55", got)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(base.ids()) != 55 {
-		if time.Now().After(deadline) {
-			t.Fatalf("base lists %d observations", len(base.ids()))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitFor(t, 10*time.Second, 100*time.Millisecond, func() bool { return len(base.ids()) == 55 }, "the base station to list 55 observations")
 	if st := base.must("status"); !strings.Contains(st, "nodes known") {
 		t.Fatalf("status does not show the DHT:\n%s", st)
 	}

@@ -247,13 +247,7 @@ func TestSyncTwoThenThreeDevices(t *testing.T) {
 		t.Fatalf("b lists %d observations, want 1,020", got)
 	}
 	// A's serve indexed what B sent at once.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(a.ids()) != 1020 {
-		if time.Now().After(deadline) {
-			t.Fatalf("a lists %d observations while serving", len(a.ids()))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitFor(t, 10*time.Second, 100*time.Millisecond, func() bool { return len(a.ids()) == 1020 }, "a to list 1,020 observations while serving")
 	if st := a.must("status"); !strings.Contains(st, "serve") {
 		t.Fatalf("status while serving does not mention it:\n%s", st)
 	}
@@ -291,13 +285,7 @@ func TestSyncResumesAfterKill(t *testing.T) {
 	}
 	// Kill it once some media has landed.
 	cores := filepath.Join(b.home, "projects", "river", "cores")
-	deadline := time.Now().Add(30 * time.Second)
-	for dirSize(cores) < 24<<20 {
-		if time.Now().After(deadline) {
-			t.Fatal("nothing arrived")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, 30*time.Second, 5*time.Millisecond, func() bool { return dirSize(cores) >= 24<<20 }, "24 MB to arrive")
 	cmd.Process.Kill()
 	cmd.Wait()
 	// What the replica holds for sure: its verified, contiguous blocks
@@ -425,13 +413,7 @@ func TestSyncPeerGoneMidway(t *testing.T) {
 				t.Fatal(err)
 			}
 			cores := filepath.Join(b.home, "projects", "river", "cores")
-			deadline := time.Now().Add(30 * time.Second)
-			for dirSize(cores) < 4<<20 {
-				if time.Now().After(deadline) {
-					t.Fatal("nothing arrived")
-				}
-				time.Sleep(2 * time.Millisecond)
-			}
+			waitFor(t, 30*time.Second, 2*time.Millisecond, func() bool { return dirSize(cores) >= 4<<20 }, "4 MB to arrive")
 			srv.cmd.Process.Signal(sig)
 			srv.cmd.Wait()
 			err := cmd.Wait()
@@ -467,11 +449,11 @@ func TestServeRedialsNamedPeer(t *testing.T) {
 		return s.serveAt(addr)
 	}
 	f := up()
-	waitFor(t, 20*time.Second, func() bool { return len(base.ids()) == 12 }, "the base station to get the field device's data")
+	waitFor(t, 20*time.Second, 100*time.Millisecond, func() bool { return len(base.ids()) == 12 }, "the base station to get the field device's data")
 	f.stop(t)
 	field.must("import", features(t, 3, "later"))
 	f = up()
-	waitFor(t, 40*time.Second, func() bool { return len(base.ids()) == 15 }, "the base station to redial after the restart")
+	waitFor(t, 40*time.Second, 100*time.Millisecond, func() bool { return len(base.ids()) == 15 }, "the base station to redial after the restart")
 	f.stop(t)
 	srv.stop(t)
 }
@@ -493,13 +475,14 @@ func (d *dev) serveAt(addr string) *serving {
 	return &serving{cmd: cmd, errb: errb}
 }
 
-func waitFor(t *testing.T, d time.Duration, ok func() bool, what string) {
+// waitFor polls ok every `every` until it holds, for at most d.
+func waitFor(t *testing.T, d, every time.Duration, ok func() bool, what string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(every)
 	}
 }
