@@ -643,56 +643,18 @@ func (x *Index) Query(f *query.Filter, limit int) ([]Item, error) {
 // query is Query; without useRtree every row is tested (the brute-force
 // baseline of the benchmarks).
 func (x *Index) query(f *query.Filter, limit int, useRtree bool) ([]Item, error) {
-	where, args := "", []any(nil)
-	if useRtree {
-		where, args = prefilter(f)
-	}
-	q := `SELECT version, author, forked, record, created, id, geom FROM observations o`
-	var conds []string
-	if where != "" {
-		conds = append(conds, where)
-	}
-	if !f.Deleted {
-		conds = append(conds, "o.deleted = 0")
-	}
-	if len(conds) > 0 {
-		q += " WHERE " + strings.Join(conds, " AND ")
-	}
-	rows, err := x.db.Query(q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	decode := !f.OnlyDeleted() // the deleted flag is tested in SQL
 	type sortKey struct {
 		t  time.Time
 		id string
 	}
 	var out []Item
 	var keys []sortKey
-	for rows.Next() {
-		var it Item
-		var created, id string
-		var geom []byte
-		if err := rows.Scan(&it.Version, &it.Author, &it.Forked, &it.Raw, &created, &id, &geom); err != nil {
-			return nil, err
-		}
-		if pt, ok := geo.GeoPackagePoint(geom); ok && f.RejectsPoint(pt) {
-			continue // a point outside the place: no need to decode it
-		}
-		if decode {
-			o, err := it.Observation()
-			if err != nil {
-				return nil, err
-			}
-			if !f.Match(o) {
-				continue
-			}
-		}
-		out = append(out, it)
+	err := x.scan(f, useRtree, "", func(it *Item, created, id string) error {
+		out = append(out, *it)
 		keys = append(keys, sortKey{observation.Time(created), id})
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	order := make([]int, len(out))
@@ -720,8 +682,19 @@ func (x *Index) query(f *query.Filter, limit int, useRtree bool) ([]Item, error)
 // were indexed, streaming: memory does not grow with their number. The
 // Item is reused between calls.
 func (x *Index) Each(f *query.Filter, fn func(it *Item) error) error {
-	where, args := prefilter(f)
-	q := `SELECT version, author, forked, record, geom FROM observations o`
+	return x.scan(f, true, " ORDER BY o.fid", func(it *Item, _, _ string) error { return fn(it) })
+}
+
+// scan calls fn with every row that passes f (prefiltered by the R*Tree
+// when useRtree; a point outside the place is refused from its envelope
+// before its record is decoded), with its created time and id, in the
+// order the SQL suffix asks.
+func (x *Index) scan(f *query.Filter, useRtree bool, order string, fn func(it *Item, created, id string) error) error {
+	where, args := "", []any(nil)
+	if useRtree {
+		where, args = prefilter(f)
+	}
+	q := `SELECT version, author, forked, record, created, id, geom FROM observations o`
 	var conds []string
 	if where != "" {
 		conds = append(conds, where)
@@ -732,17 +705,18 @@ func (x *Index) Each(f *query.Filter, fn func(it *Item) error) error {
 	if len(conds) > 0 {
 		q += " WHERE " + strings.Join(conds, " AND ")
 	}
-	rows, err := x.db.Query(q+" ORDER BY o.fid", args...)
+	rows, err := x.db.Query(q+order, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	decode := !f.OnlyDeleted()
+	decode := !f.OnlyDeleted() // the deleted flag is tested in SQL
 	var it Item
 	for rows.Next() {
+		var created, id string
 		var geom []byte
 		it = Item{}
-		if err := rows.Scan(&it.Version, &it.Author, &it.Forked, &it.Raw, &geom); err != nil {
+		if err := rows.Scan(&it.Version, &it.Author, &it.Forked, &it.Raw, &created, &id, &geom); err != nil {
 			return err
 		}
 		if pt, ok := geo.GeoPackagePoint(geom); ok && f.RejectsPoint(pt) {
@@ -757,7 +731,7 @@ func (x *Index) Each(f *query.Filter, fn func(it *Item) error) error {
 				continue
 			}
 		}
-		if err := fn(&it); err != nil {
+		if err := fn(&it, created, id); err != nil {
 			return err
 		}
 	}

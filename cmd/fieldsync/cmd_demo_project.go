@@ -11,7 +11,6 @@ import (
 	"github.com/fieldsync/fieldsync/fixtures"
 	"github.com/fieldsync/fieldsync/geo"
 	"github.com/fieldsync/fieldsync/hypercore"
-	"github.com/fieldsync/fieldsync/index"
 	"github.com/fieldsync/fieldsync/observation"
 	"github.com/fieldsync/fieldsync/project"
 	"github.com/fieldsync/fieldsync/query"
@@ -61,18 +60,11 @@ func demoProject(ctx context.Context, out io.Writer, dir string) error {
 	}
 	fmt.Fprintf(out, "9. recorded a new mining observation with %d photos (media core, checked by SHA-256 on the way back)\n", len(files))
 
-	x, err := index.Open(p.IndexPath())
+	x, err := openIndex(p)
 	if err != nil {
 		return err
 	}
 	defer x.Close()
-	dirs, err := p.CoreDirs()
-	if err != nil {
-		return err
-	}
-	if _, err := x.Update(dirs); err != nil {
-		return err
-	}
 	since, _ := query.ParseTime("2026-06-01")
 	area, _ := geo.Parse([]byte(`{"type":"Polygon","coordinates":[[[-62.1,-1.9],[-61.2,-1.9],[-61.2,-2.5],[-62.1,-2.5],[-62.1,-1.9]]]}`))
 	territory, _ := geo.NewArea(area)
