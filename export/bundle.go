@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore"
-	"github.com/fieldsync/fieldsync/observation"
+	"github.com/fieldsync/fieldsync/observations/record"
 )
 
 // BundleFormat is the evidence bundle format this version writes and reads.
@@ -126,7 +126,7 @@ func (b *BundleWriter) file(name string, data []byte) error {
 }
 
 // proofFile describes a verified proof.
-func proofFile(obsID string, version observation.VersionID, key [32]byte, p *hypercore.Proof) (ProofFile, error) {
+func proofFile(obsID string, version record.VersionID, key [32]byte, p *hypercore.Proof) (ProofFile, error) {
 	v, err := hypercore.NewVerifier(key, p.Manifest)
 	if err != nil {
 		return ProofFile{}, err
@@ -156,12 +156,12 @@ func (b *BundleWriter) AddDevice(core [32]byte, p *hypercore.Proof) error {
 	if b.devices[k] {
 		return nil
 	}
-	pf, err := proofFile("", observation.NewVersionID(core, 0), core, p)
+	pf, err := proofFile("", record.NewVersionID(core, 0), core, p)
 	if err != nil {
 		return err
 	}
 	raw, _ := base64.StdEncoding.DecodeString(pf.Block)
-	d, err := observation.DecodeDevice(raw)
+	d, err := record.DecodeDevice(raw)
 	if err != nil {
 		return fmt.Errorf("core %s: block 0 is not a device record: %w", k[:8], err)
 	}
@@ -174,7 +174,7 @@ func (b *BundleWriter) AddDevice(core [32]byte, p *hypercore.Proof) error {
 
 // Add adds one observation: its feature, proof and attachments (media
 // gives an attachment's bytes, already checked against its SHA-256).
-func (b *BundleWriter) Add(it *BundleItem, media func(observation.Attachment) ([]byte, error)) error {
+func (b *BundleWriter) Add(it *BundleItem, media func(record.Attachment) ([]byte, error)) error {
 	o := it.Obs
 	key, idx, err := it.Version.Parse()
 	if err != nil {

@@ -7,10 +7,10 @@ import (
 	"io"
 
 	"github.com/fieldsync/fieldsync/hypercore"
-	"github.com/fieldsync/fieldsync/index"
-	"github.com/fieldsync/fieldsync/observation"
-	"github.com/fieldsync/fieldsync/project"
-	"github.com/fieldsync/fieldsync/query"
+	"github.com/fieldsync/fieldsync/observations/index"
+	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations/query"
+	"github.com/fieldsync/fieldsync/observations/record"
 )
 
 // ErrMissingAttachments: an evidence bundle cannot be made because some
@@ -53,7 +53,7 @@ func WriteEvidence(w io.Writer, p *project.Project, x *index.Index, f *query.Fil
 		if err != nil {
 			return err
 		}
-		v := observation.VersionID(it.Version)
+		v := record.VersionID(it.Version)
 		core, idx, err := v.Parse()
 		if err != nil {
 			return err

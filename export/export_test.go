@@ -19,10 +19,10 @@ import (
 
 	"github.com/fieldsync/fieldsync/geo"
 	"github.com/fieldsync/fieldsync/hypercore"
-	"github.com/fieldsync/fieldsync/index"
-	"github.com/fieldsync/fieldsync/observation"
-	"github.com/fieldsync/fieldsync/project"
-	"github.com/fieldsync/fieldsync/query"
+	"github.com/fieldsync/fieldsync/observations/index"
+	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations/query"
+	"github.com/fieldsync/fieldsync/observations/record"
 )
 
 // fixture is a project with observations (one a polygon, two with photos).
@@ -41,8 +41,8 @@ func fixture(t *testing.T, name string) (*project.Project, *index.Index, ed25519
 		if i == 5 {
 			g, _ = geo.Parse([]byte(`{"type":"Polygon","coordinates":[[[-61,-2],[-60.5,-2],[-60.5,-1.5],[-61,-2]]]}`))
 		}
-		o := &observation.Observation{ID: fmt.Sprintf("%s-%02d", name, i), Created: fmt.Sprintf("2026-03-%02dT10:00:00Z", i+1), Updated: fmt.Sprintf("2026-03-%02dT10:00:00Z", i+1), Geometry: &g,
-			Tags: map[string]observation.Tag{"category": observation.String([]string{"mining", "fire"}[i%2]), "n": observation.Number(float64(i)), "ok": observation.Bool(i%3 == 0)}}
+		o := &record.Observation{ID: fmt.Sprintf("%s-%02d", name, i), Created: fmt.Sprintf("2026-03-%02dT10:00:00Z", i+1), Updated: fmt.Sprintf("2026-03-%02dT10:00:00Z", i+1), Geometry: &g,
+			Tags: map[string]record.Tag{"category": record.String([]string{"mining", "fire"}[i%2]), "n": record.Number(float64(i)), "ok": record.Bool(i%3 == 0)}}
 		var files []project.File
 		if i < 2 {
 			files = []project.File{{Name: "photo.jpg", Data: append([]byte{0xff, 0xd8, 0xff}, bytes.Repeat([]byte{byte(i + 1)}, 70000)...)}}
@@ -167,7 +167,7 @@ func TestGeoJSONExportIsStrictRFC7946(t *testing.T) {
 	err := x.Each(&query.Filter{}, func(it *index.Item) error {
 		o, _ := it.Observation()
 		n++
-		return w.Write(&Record{Version: observation.VersionID(it.Version), Author: it.Author, Obs: o})
+		return w.Write(&Record{Version: record.VersionID(it.Version), Author: it.Author, Obs: o})
 	})
 	if err != nil || w.Close() != nil {
 		t.Fatal(err)
@@ -182,9 +182,9 @@ func TestGeoJSONExportIsStrictRFC7946(t *testing.T) {
 
 func TestReservedTagPrefix(t *testing.T) {
 	g, _ := geo.NewPoint(1, 1, nil)
-	o := &observation.Observation{Type: "observation", Schema: 1, ID: "x", Created: "2026-01-01T00:00:00Z", Updated: "2026-01-01T00:00:00Z", Geometry: &g,
-		Tags: map[string]observation.Tag{PropID: observation.String("spoof")}}
-	if _, err := o.Encode(); !errors.Is(err, observation.ErrInvalid) {
+	o := &record.Observation{Type: "observation", Schema: 1, ID: "x", Created: "2026-01-01T00:00:00Z", Updated: "2026-01-01T00:00:00Z", Geometry: &g,
+		Tags: map[string]record.Tag{PropID: record.String("spoof")}}
+	if _, err := o.Encode(); !errors.Is(err, record.ErrInvalid) {
 		t.Fatalf("a tag named %s was accepted: %v", PropID, err)
 	}
 }
@@ -431,9 +431,9 @@ func TestGeoPackageTagNamedLikeAColumn(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, _ := geo.NewPoint(1, 2, nil)
-	o := &observation.Observation{Type: "observation", Schema: 1, ID: "x", Created: "2026-01-01T00:00:00Z", Updated: "2026-01-01T00:00:00Z", Geometry: &g,
-		Tags: map[string]observation.Tag{"fid": observation.String("a"), "GEOM": observation.Number(2), "Category": observation.String("b"), "category": observation.String("c")}}
-	if err := w.Write(&Record{Version: observation.NewVersionID([32]byte{1}, 1), Obs: o}); err != nil {
+	o := &record.Observation{Type: "observation", Schema: 1, ID: "x", Created: "2026-01-01T00:00:00Z", Updated: "2026-01-01T00:00:00Z", Geometry: &g,
+		Tags: map[string]record.Tag{"fid": record.String("a"), "GEOM": record.Number(2), "Category": record.String("b"), "category": record.String("c")}}
+	if err := w.Write(&Record{Version: record.NewVersionID([32]byte{1}, 1), Obs: o}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/fieldsync/fieldsync/observation"
+	"github.com/fieldsync/fieldsync/observations/record"
 )
 
 // Property names exports give their own fields. Tags may not start with
@@ -26,10 +26,10 @@ const (
 
 // Record is one observation to export: its current version as stored.
 type Record struct {
-	Version observation.VersionID
+	Version record.VersionID
 	Author  string // device name ("" if unknown)
 	Forked  bool
-	Obs     *observation.Observation
+	Obs     *record.Observation
 }
 
 // Feature is the RFC 7946 Feature of a record: the observation id as the

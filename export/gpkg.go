@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/fieldsync/fieldsync/geo"
-	"github.com/fieldsync/fieldsync/index"
+	"github.com/fieldsync/fieldsync/observations/index"
 	"github.com/paulmach/orb"
 )
 

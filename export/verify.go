@@ -16,7 +16,7 @@ import (
 	"strings"
 
 	"github.com/fieldsync/fieldsync/hypercore"
-	"github.com/fieldsync/fieldsync/observation"
+	"github.com/fieldsync/fieldsync/observations/record"
 )
 
 // VerifyError names the file of a bundle that failed and why.
@@ -217,7 +217,7 @@ func Verify(path string) (*VerifyResult, error) {
 		if err != nil {
 			return nil, fail(name, "%v", err)
 		}
-		d, err := observation.DecodeDevice(block)
+		d, err := record.DecodeDevice(block)
 		if err != nil {
 			return nil, fail(name, "block 0 is not a valid, signed device record: %v", err)
 		}
@@ -266,7 +266,7 @@ func Verify(path string) (*VerifyResult, error) {
 		if pf.Version != version || pf.Observation != head.ID {
 			return nil, fail(proofName, "is the proof of %s (%s), the feature says %s (%s)", pf.Observation, pf.Version, head.ID, version)
 		}
-		key, idx, err := observation.VersionID(pf.Version).Parse()
+		key, idx, err := record.VersionID(pf.Version).Parse()
 		if err != nil {
 			return nil, fail(proofName, "%v", err)
 		}
@@ -274,7 +274,7 @@ func Verify(path string) (*VerifyResult, error) {
 		if err != nil {
 			return nil, fail(proofName, "%v", err)
 		}
-		o, err := observation.Decode(block)
+		o, err := record.Decode(block)
 		if err != nil {
 			return nil, fail(proofName, "the signed block is not an observation: %v", err)
 		}
@@ -286,7 +286,7 @@ func Verify(path string) (*VerifyResult, error) {
 			return nil, fail(proofName, "its author's device record (devices/%s.json) is not in the bundle", pf.Core)
 		}
 		forked, _ := head.Properties[PropForked].(bool)
-		want, err := Feature(&Record{Version: observation.VersionID(pf.Version), Author: a.Name, Forked: forked, Obs: o})
+		want, err := Feature(&Record{Version: record.VersionID(pf.Version), Author: a.Name, Forked: forked, Obs: o})
 		if err != nil {
 			return nil, fail(proofName, "%v", err)
 		}
@@ -310,10 +310,10 @@ func Verify(path string) (*VerifyResult, error) {
 		}
 		a.Observations++
 		res.Observations++
-		if res.Earliest == "" || observation.Time(o.Created).Before(observation.Time(res.Earliest)) {
+		if res.Earliest == "" || record.Time(o.Created).Before(record.Time(res.Earliest)) {
 			res.Earliest = o.Created
 		}
-		if observation.Time(o.Created).After(observation.Time(res.Latest)) {
+		if record.Time(o.Created).After(record.Time(res.Latest)) {
 			res.Latest = o.Created
 		}
 	}

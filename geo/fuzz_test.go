@@ -1,8 +1,6 @@
 package geo
 
 import (
-	"go/build"
-	"strings"
 	"testing"
 )
 
@@ -31,17 +29,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("canonical form unstable: %s → %s", enc, enc2)
 		}
 	})
-}
-
-// geo imports nothing from fieldsync (DESIGN.md: only orb).
-func TestImportsNothingFromFieldsync(t *testing.T) {
-	pkg, err := build.ImportDir(".", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, imp := range append(append(pkg.Imports, pkg.TestImports...), pkg.XTestImports...) {
-		if strings.HasPrefix(imp, "github.com/fieldsync/fieldsync") {
-			t.Errorf("geo imports %s", imp)
-		}
-	}
 }

@@ -30,10 +30,10 @@ import (
 
 	"github.com/fieldsync/fieldsync/geo"
 	"github.com/fieldsync/fieldsync/hypercore"
-	"github.com/fieldsync/fieldsync/index"
-	"github.com/fieldsync/fieldsync/observation"
-	"github.com/fieldsync/fieldsync/project"
-	"github.com/fieldsync/fieldsync/query"
+	"github.com/fieldsync/fieldsync/observations/index"
+	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations/query"
+	"github.com/fieldsync/fieldsync/observations/record"
 )
 
 func main() {
@@ -145,7 +145,7 @@ func main() {
 		}
 	case "list":
 		rng := rand.New(rand.NewPCG(2, 2))
-		obs := make([]*observation.Observation, *n)
+		obs := make([]*record.Observation, *n)
 		for i := range obs {
 			obs[i] = randomObs(rng)
 		}
@@ -176,12 +176,12 @@ func main() {
 	fmt.Println(string(b))
 }
 
-func randomObs(rng *rand.Rand) *observation.Observation {
+func randomObs(rng *rand.Rand) *record.Observation {
 	g, err := geo.NewPoint(rng.Float64()*360-180, rng.Float64()*170-85, nil)
 	check(err)
 	now := project.Now()
-	return &observation.Observation{Type: "observation", Schema: 1, ID: project.NewID(), Created: now, Updated: now, Geometry: &g,
-		Tags: map[string]observation.Tag{"category": observation.String("mining"), "notes": observation.String("a note"), "people": observation.Number(float64(rng.IntN(9))), "confirmed": observation.Bool(true)}}
+	return &record.Observation{Type: "observation", Schema: 1, ID: project.NewID(), Created: now, Updated: now, Geometry: &g,
+		Tags: map[string]record.Tag{"category": record.String("mining"), "notes": record.String("a note"), "people": record.Number(float64(rng.IntN(9))), "confirmed": record.Bool(true)}}
 }
 
 func writeFeatures(path string, n int) {

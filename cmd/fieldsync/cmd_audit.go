@@ -7,10 +7,10 @@ import (
 	"sort"
 
 	"github.com/fieldsync/fieldsync/hypercore"
-	"github.com/fieldsync/fieldsync/index"
-	"github.com/fieldsync/fieldsync/observation"
-	"github.com/fieldsync/fieldsync/project"
-	"github.com/fieldsync/fieldsync/query"
+	"github.com/fieldsync/fieldsync/observations/index"
+	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations/query"
+	"github.com/fieldsync/fieldsync/observations/record"
 	"github.com/spf13/cobra"
 )
 
@@ -124,7 +124,7 @@ func runAudit(cmd *cobra.Command, g *globals, p *project.Project) (*auditReport,
 		if err != nil {
 			continue
 		}
-		d, err := observation.DecodeDevice(b)
+		d, err := record.DecodeDevice(b)
 		if err != nil || d.Data != hex.EncodeToString(k[:]) {
 			continue
 		}

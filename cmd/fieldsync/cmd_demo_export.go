@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 
 	"github.com/fieldsync/fieldsync/export"
-	"github.com/fieldsync/fieldsync/index"
-	"github.com/fieldsync/fieldsync/observation"
-	"github.com/fieldsync/fieldsync/query"
+	"github.com/fieldsync/fieldsync/observations/index"
+	"github.com/fieldsync/fieldsync/observations/query"
+	"github.com/fieldsync/fieldsync/observations/record"
 )
 
 // demoExport: the last teammate exports the merged map as GeoJSON and the
@@ -35,7 +35,7 @@ func demoExport(ctx context.Context, out io.Writer, dir string, d *demoDevice) e
 			return err
 		}
 		n++
-		return w.Write(&export.Record{Version: observation.VersionID(it.Version), Author: it.Author, Forked: it.Forked, Obs: o})
+		return w.Write(&export.Record{Version: record.VersionID(it.Version), Author: it.Author, Forked: it.Forked, Obs: o})
 	})
 	if err == nil {
 		err = w.Close()
@@ -53,7 +53,7 @@ func demoExport(ctx context.Context, out io.Writer, dir string, d *demoDevice) e
 	if err != nil {
 		return err
 	}
-	f2 := &query.Filter{Tags: map[string]observation.Tag{"category": observation.String("mining")}}
+	f2 := &query.Filter{Tags: map[string]record.Tag{"category": record.String("mining")}}
 	_, _, err = export.WriteEvidence(bf, d.p, x, f2, d.id, map[string]any{"tag": []string{"category=mining"}})
 	if cerr := bf.Close(); err == nil {
 		err = cerr

@@ -11,9 +11,9 @@ import (
 	"github.com/fieldsync/fieldsync/fixtures"
 	"github.com/fieldsync/fieldsync/geo"
 	"github.com/fieldsync/fieldsync/hypercore"
-	"github.com/fieldsync/fieldsync/observation"
-	"github.com/fieldsync/fieldsync/project"
-	"github.com/fieldsync/fieldsync/query"
+	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations/query"
+	"github.com/fieldsync/fieldsync/observations/record"
 	"github.com/paulmach/orb"
 )
 
@@ -39,8 +39,8 @@ func demoProject(ctx context.Context, out io.Writer, dir string) error {
 
 	g, _ := geo.NewPoint(-62.9631, -0.8012, nil)
 	now := project.Now()
-	o := &observation.Observation{ID: project.NewID(), Created: now, Updated: now, Geometry: &g,
-		Tags: map[string]observation.Tag{"category": observation.String("mining"), "notes": observation.String("New dredge, photographed from the canoe")}}
+	o := &record.Observation{ID: project.NewID(), Created: now, Updated: now, Geometry: &g,
+		Tags: map[string]record.Tag{"category": record.String("mining"), "notes": record.String("New dredge, photographed from the canoe")}}
 	var files []project.File
 	photos := fixtures.Photos()
 	names := make([]string, 0, len(photos))
@@ -73,8 +73,8 @@ func demoProject(ctx context.Context, out io.Writer, dir string) error {
 		f    query.Filter
 	}{
 		{"within 5 km of the new dredge", query.Filter{Near: &geo.Circle{Center: orb.Point{-62.9631, -0.8012}, Radius: 5000}}},
-		{"mining inside the claimed territory", query.Filter{Within: &territory, Tags: map[string]observation.Tag{"category": observation.String("mining")}}},
-		{"fires recorded since June", query.Filter{Since: since, Tags: map[string]observation.Tag{"category": observation.String("fire")}}},
+		{"mining inside the claimed territory", query.Filter{Within: &territory, Tags: map[string]record.Tag{"category": record.String("mining")}}},
+		{"fires recorded since June", query.Filter{Since: since, Tags: map[string]record.Tag{"category": record.String("fire")}}},
 	} {
 		items, err := x.Query(&q.f, 0)
 		if err != nil {

@@ -15,8 +15,8 @@ import (
 	"github.com/fieldsync/fieldsync/hypercore/replicate"
 	"github.com/fieldsync/fieldsync/hypercore/secretstream"
 	"github.com/fieldsync/fieldsync/lansync"
-	"github.com/fieldsync/fieldsync/project"
-	"github.com/fieldsync/fieldsync/projectsync"
+	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations/projectsync"
 )
 
 // demoDevice is one teammate's laptop in the demo.

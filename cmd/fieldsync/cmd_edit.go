@@ -5,14 +5,14 @@ import (
 	"fmt"
 
 	"github.com/fieldsync/fieldsync/geo"
-	"github.com/fieldsync/fieldsync/observation"
-	"github.com/fieldsync/fieldsync/project"
+	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations/record"
 	"github.com/spf13/cobra"
 )
 
 // editErr maps the project's errors to exit codes.
 func editErr(err error) error {
-	if errors.Is(err, project.ErrNotFound) || errors.Is(err, observation.ErrInvalid) || errors.Is(err, geo.ErrInvalid) {
+	if errors.Is(err, project.ErrNotFound) || errors.Is(err, record.ErrInvalid) || errors.Is(err, geo.ErrInvalid) {
 		return &exitError{code: exitUsage, err: err}
 	}
 	return err
@@ -54,7 +54,7 @@ so an edit also settles a fork.`,
 				}
 				geom = &gg
 			}
-			set := map[string]observation.Tag{}
+			set := map[string]record.Tag{}
 			for _, t := range tags {
 				k, v, err := parseTag(t)
 				if err != nil {
@@ -63,7 +63,7 @@ so an edit also settles a fork.`,
 				set[k] = v
 			}
 			if cmd.Flags().Changed("notes") {
-				set["notes"] = observation.String(notes)
+				set["notes"] = record.String(notes)
 			}
 			files, err := readAttachments(attach)
 			if err != nil {
@@ -72,7 +72,7 @@ so an edit also settles a fork.`,
 			if geom == nil && len(set) == 0 && len(untags) == 0 && len(files) == 0 {
 				return usageErr("nothing to change: give --lat/--lon, --geometry, --tag, --untag, --notes or --attach")
 			}
-			v, err := p.Edit(args[0], func(o *observation.Observation) error {
+			v, err := p.Edit(args[0], func(o *record.Observation) error {
 				if geom != nil {
 					o.Geometry = geom
 				}

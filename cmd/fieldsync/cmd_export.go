@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 
 	"github.com/fieldsync/fieldsync/export"
-	"github.com/fieldsync/fieldsync/index"
-	"github.com/fieldsync/fieldsync/observation"
-	"github.com/fieldsync/fieldsync/project"
-	"github.com/fieldsync/fieldsync/query"
+	"github.com/fieldsync/fieldsync/observations/index"
+	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations/query"
+	"github.com/fieldsync/fieldsync/observations/record"
 	"github.com/spf13/cobra"
 )
 
@@ -282,8 +282,8 @@ func (g *globals) stderrOrStdout(out string) io.Writer {
 	return g.stdout
 }
 
-func observationVersion(it *index.Item) observation.VersionID {
-	return observation.VersionID(it.Version)
+func observationVersion(it *index.Item) record.VersionID {
+	return record.VersionID(it.Version)
 }
 
 // mediaWriter writes attachments beside an export and lists the missing.
@@ -294,7 +294,7 @@ type mediaWriter struct {
 	missing []string
 }
 
-func (m *mediaWriter) write(id string, atts []observation.Attachment) error {
+func (m *mediaWriter) write(id string, atts []record.Attachment) error {
 	for _, a := range atts {
 		b, err := m.r.Attachment(a)
 		if errors.Is(err, project.ErrMissing) {

@@ -7,7 +7,7 @@ import (
 	"os"
 
 	"github.com/fieldsync/fieldsync/geo"
-	"github.com/fieldsync/fieldsync/observation"
+	"github.com/fieldsync/fieldsync/observations/record"
 	"github.com/spf13/cobra"
 )
 
@@ -52,7 +52,7 @@ signed batches of 10,000, so memory does not grow with the file's size.`,
 			if prog != nil {
 				prog.done()
 			}
-			if errors.Is(err, observation.ErrInvalid) || errors.Is(err, geo.ErrInvalid) {
+			if errors.Is(err, record.ErrInvalid) || errors.Is(err, geo.ErrInvalid) {
 				return usageErr("%s: %v", args[0], err)
 			}
 			if err != nil {

@@ -9,10 +9,10 @@ import (
 	"strings"
 
 	"github.com/fieldsync/fieldsync/geo"
-	"github.com/fieldsync/fieldsync/index"
-	"github.com/fieldsync/fieldsync/observation"
-	"github.com/fieldsync/fieldsync/project"
-	"github.com/fieldsync/fieldsync/query"
+	"github.com/fieldsync/fieldsync/observations/index"
+	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations/query"
+	"github.com/fieldsync/fieldsync/observations/record"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkt"
 	"github.com/spf13/cobra"
@@ -23,9 +23,9 @@ import (
 // listItem is a listed observation, decoded (and what scripts reading
 // `list --format json` get).
 type listItem struct {
-	Version string                   `json:"version"`
-	Forked  bool                     `json:"forked"`
-	Record  *observation.Observation `json:"record"`
+	Version string              `json:"version"`
+	Forked  bool                `json:"forked"`
+	Record  *record.Observation `json:"record"`
 }
 
 func newListCmd(g *globals) *cobra.Command {
@@ -136,7 +136,7 @@ func buildFilter(bbox, near, radius, within, since, until string, tags []string,
 		}
 	}
 	if len(tags) > 0 {
-		f.Tags = map[string]observation.Tag{}
+		f.Tags = map[string]record.Tag{}
 		for _, t := range tags {
 			k, v, err := parseTag(t)
 			if err != nil {
@@ -192,11 +192,11 @@ func printList(g *globals, items []listItem, format string) error {
 		return writeJSON(g.stdout, items)
 	case "geojson":
 		type feature struct {
-			Type       string                     `json:"type"`
-			ID         string                     `json:"id"`
-			Geometry   *geo.Geometry              `json:"geometry"`
-			Properties map[string]observation.Tag `json:"properties"`
-			Fieldsync  map[string]any             `json:"fieldsync"`
+			Type       string                `json:"type"`
+			ID         string                `json:"id"`
+			Geometry   *geo.Geometry         `json:"geometry"`
+			Properties map[string]record.Tag `json:"properties"`
+			Fieldsync  map[string]any        `json:"fieldsync"`
 		}
 		fc := struct {
 			Type     string    `json:"type"`
@@ -206,7 +206,7 @@ func printList(g *globals, items []listItem, format string) error {
 			r := it.Record
 			props := r.Tags
 			if props == nil {
-				props = map[string]observation.Tag{}
+				props = map[string]record.Tag{}
 			}
 			fc.Features = append(fc.Features, feature{Type: "Feature", ID: r.ID, Geometry: r.Geometry, Properties: props,
 				Fieldsync: map[string]any{"version": it.Version, "created": r.Created, "updated": r.Updated, "deleted": r.Deleted, "forked": it.Forked, "attachments": r.Attachments}})

@@ -12,26 +12,26 @@ import (
 
 	"github.com/fieldsync/fieldsync/geo"
 	"github.com/fieldsync/fieldsync/hypercore"
-	"github.com/fieldsync/fieldsync/observation"
-	"github.com/fieldsync/fieldsync/project"
+	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations/record"
 	"github.com/spf13/cobra"
 )
 
 // parseTag reads k=v: "true"/"false" are bools, a number in its plain
 // form (12, -3.5; not 007) is a number, anything else a string.
-func parseTag(s string) (string, observation.Tag, error) {
+func parseTag(s string) (string, record.Tag, error) {
 	k, v, ok := strings.Cut(s, "=")
 	if !ok || k == "" {
-		return "", observation.Tag{}, usageErr("--tag %q: want KEY=VALUE", s)
+		return "", record.Tag{}, usageErr("--tag %q: want KEY=VALUE", s)
 	}
 	switch v {
 	case "true", "false":
-		return k, observation.Bool(v == "true"), nil
+		return k, record.Bool(v == "true"), nil
 	}
 	if f, err := strconv.ParseFloat(v, 64); err == nil && strconv.FormatFloat(f, 'f', -1, 64) == v {
-		return k, observation.Number(f), nil
+		return k, record.Number(f), nil
 	}
-	return k, observation.String(v), nil
+	return k, record.String(v), nil
 }
 
 func newObserveCmd(g *globals) *cobra.Command {
@@ -77,7 +77,7 @@ before anything is written. Prints the new observation's id.`,
 				return usageErr("where was it? give --lat and --lon, or --geometry FILE")
 			}
 			now := project.Now()
-			o := &observation.Observation{ID: project.NewID(), Created: now, Updated: now, Geometry: &geom, Tags: map[string]observation.Tag{}}
+			o := &record.Observation{ID: project.NewID(), Created: now, Updated: now, Geometry: &geom, Tags: map[string]record.Tag{}}
 			if cmd.Flags().Changed("accuracy") {
 				o.Accuracy = &accuracy
 			}
@@ -89,14 +89,14 @@ before anything is written. Prints the new observation's id.`,
 				o.Tags[k] = v
 			}
 			if notes != "" {
-				o.Tags["notes"] = observation.String(notes)
+				o.Tags["notes"] = record.String(notes)
 			}
 			files, err := readAttachments(attach)
 			if err != nil {
 				return err
 			}
 			v, err := p.Write(o, files, mode)
-			if errors.Is(err, observation.ErrInvalid) {
+			if errors.Is(err, record.ErrInvalid) {
 				return usageErr("%v", err)
 			}
 			if err != nil {
@@ -133,9 +133,9 @@ type showReport struct {
 }
 
 type versionReport struct {
-	Version string                   `json:"version"`
-	Author  string                   `json:"author"` // the device name its core's device record gives
-	Record  *observation.Observation `json:"record"`
+	Version string              `json:"version"`
+	Author  string              `json:"author"` // the device name its core's device record gives
+	Record  *record.Observation `json:"record"`
 }
 
 func newShowCmd(g *globals) *cobra.Command {
@@ -159,7 +159,7 @@ func newShowCmd(g *globals) *cobra.Command {
 				return err
 			}
 			authors := map[string]string{}
-			author := func(v observation.VersionID) string {
+			author := func(v record.VersionID) string {
 				key, _, _ := v.Parse()
 				k := hex.EncodeToString(key[:])
 				if a, ok := authors[k]; ok {
@@ -187,7 +187,7 @@ func newShowCmd(g *globals) *cobra.Command {
 			}
 			if history {
 				for _, v := range rep.Versions {
-					fmt.Fprintf(g.stdout, "  %s  %s  by %s%s\n", v.Record.Updated, short(observation.VersionID(v.Version)), v.Author, map[bool]string{true: "  (deleted)"}[v.Record.Deleted])
+					fmt.Fprintf(g.stdout, "  %s  %s  by %s%s\n", v.Record.Updated, short(record.VersionID(v.Version)), v.Author, map[bool]string{true: "  (deleted)"}[v.Record.Deleted])
 				}
 			}
 			return nil
@@ -198,7 +198,7 @@ func newShowCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func short(v observation.VersionID) string {
+func short(v record.VersionID) string {
 	s := string(v)
 	if k, i, ok := strings.Cut(s, "@"); ok && len(k) > 12 {
 		return k[:12] + "…@" + i
@@ -217,7 +217,7 @@ func deviceName(p *project.Project, key [32]byte) string {
 	if err != nil {
 		return "unknown device"
 	}
-	d, err := observation.DecodeDevice(b)
+	d, err := record.DecodeDevice(b)
 	if err != nil || d.Data != hex.EncodeToString(key[:]) {
 		return "unknown device"
 	}

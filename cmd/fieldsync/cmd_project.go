@@ -9,7 +9,7 @@ import (
 	"strconv"
 
 	"github.com/fieldsync/fieldsync/hypercore"
-	"github.com/fieldsync/fieldsync/project"
+	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/spf13/cobra"
 )
 

@@ -15,10 +15,10 @@ import (
 	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/hypercore/replicate"
 	"github.com/fieldsync/fieldsync/hypercore/secretstream"
-	"github.com/fieldsync/fieldsync/index"
 	"github.com/fieldsync/fieldsync/lansync"
-	"github.com/fieldsync/fieldsync/project"
-	"github.com/fieldsync/fieldsync/projectsync"
+	"github.com/fieldsync/fieldsync/observations/index"
+	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations/projectsync"
 	"github.com/spf13/cobra"
 )
 

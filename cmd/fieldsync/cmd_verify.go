@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	"github.com/fieldsync/fieldsync/export"
-	"github.com/fieldsync/fieldsync/index"
-	"github.com/fieldsync/fieldsync/project"
-	"github.com/fieldsync/fieldsync/query"
+	"github.com/fieldsync/fieldsync/observations/index"
+	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations/query"
 	"github.com/spf13/cobra"
 )
 

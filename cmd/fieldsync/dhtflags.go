@@ -12,7 +12,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/dht"
 	"github.com/fieldsync/fieldsync/lansync"
-	"github.com/fieldsync/fieldsync/project"
+	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/spf13/cobra"
 )
 
