@@ -47,7 +47,7 @@ func fixture(t *testing.T, name string) (*project.Project, *index.Index, ed25519
 		if i < 2 {
 			files = []project.File{{Name: "photo.jpg", Data: append([]byte{0xff, 0xd8, 0xff}, bytes.Repeat([]byte{byte(i + 1)}, 70000)...)}}
 		}
-		if _, err := p.Write(o, files, hypercore.SyncNone); err != nil {
+		if _, err := p.Write(o, files, hypercore.DurabilityOS); err != nil {
 			t.Fatal(err)
 		}
 	}

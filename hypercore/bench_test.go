@@ -40,8 +40,8 @@ func benchPool(n, size int) [][]byte {
 }
 
 // BenchmarkAppend: one op is one Append call, of one block (single) or of
-// 100 blocks (batch100, one signed batch). os = SyncNone (the JS reference's
-// durability), fsync = SyncAlways.
+// 100 blocks (batch100, one signed batch). os = DurabilityOS (the JS reference's
+// durability), fsync = DurabilityFsync.
 func BenchmarkAppend(b *testing.B) {
 	for _, size := range []int{1 << 10, 64 << 10} {
 		poolN := benchPoolBlocks
@@ -50,30 +50,30 @@ func BenchmarkAppend(b *testing.B) {
 		}
 		var pool [][]byte // built on first use, shared by the sub-benchmarks
 		for _, batch := range []int{1, 100} {
-			for _, sync := range []SyncMode{SyncNone, SyncAlways} {
-				name := fmt.Sprintf("%dKiB/single/%s", size>>10, sync)
+			for _, dur := range []Durability{DurabilityOS, DurabilityFsync} {
+				name := fmt.Sprintf("%dKiB/single/%s", size>>10, dur)
 				if batch > 1 {
-					name = fmt.Sprintf("%dKiB/batch%d/%s", size>>10, batch, sync)
+					name = fmt.Sprintf("%dKiB/batch%d/%s", size>>10, batch, dur)
 				}
 				b.Run(name, func(b *testing.B) {
 					if pool == nil {
 						pool = benchPool(poolN, size)
 					}
-					benchAppend(b, pool, batch, sync)
+					benchAppend(b, pool, batch, dur)
 				})
 			}
 		}
 	}
 }
 
-func benchAppend(b *testing.B, pool [][]byte, batch int, sync SyncMode) {
+func benchAppend(b *testing.B, pool [][]byte, batch int, dur Durability) {
 	size := len(pool[0])
 	// Batches are windows of the pool; the pool is a multiple of batch.
 	batches := make([][][]byte, len(pool)/batch)
 	for i := range batches {
 		batches[i] = pool[i*batch : (i+1)*batch]
 	}
-	c, err := Create(filepath.Join(b.TempDir(), "core"), CreateOptions{Sync: sync})
+	c, err := Create(filepath.Join(b.TempDir(), "core"), CreateOptions{Durability: dur})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func benchAppend(b *testing.B, pool [][]byte, batch int, sync SyncMode) {
 func benchPrepare(b *testing.B, dir string, count, size int) {
 	b.Helper()
 	pool := benchPool(benchPoolBlocks, size)
-	c, err := Create(dir, CreateOptions{Sync: SyncNone})
+	c, err := Create(dir, CreateOptions{Durability: DurabilityOS})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 // Gets running while the same Core appends must never report corruption:
 // each proves its block against the head it started from.
 func TestGetWhileAppending(t *testing.T) {
-	c, err := Create(filepath.Join(t.TempDir(), "core"), CreateOptions{Sync: SyncNone})
+	c, err := Create(filepath.Join(t.TempDir(), "core"), CreateOptions{Durability: DurabilityOS})
 	if err != nil {
 		t.Fatal(err)
 	}

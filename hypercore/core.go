@@ -20,20 +20,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SyncMode says when appends reach the disk.
-type SyncMode int
+// Durability says when appends reach the disk. (Not "sync": in this
+// project sync means replication between devices, never fsync.)
+type Durability int
 
 const (
-	// SyncAlways fsyncs data, tree and head before Append returns: an
+	// DurabilityFsync fsyncs data, tree and head before Append returns: an
 	// acknowledged append survives power loss.
-	SyncAlways SyncMode = iota
-	// SyncNone leaves flushing to the OS: an acknowledged append survives a
+	DurabilityFsync Durability = iota
+	// DurabilityOS leaves flushing to the OS: an acknowledged append survives a
 	// killed process but not power loss (what the JS reference does).
-	SyncNone
+	DurabilityOS
 )
 
-func (m SyncMode) String() string {
-	if m == SyncNone {
+func (m Durability) String() string {
+	if m == DurabilityOS {
 		return "os"
 	}
 	return "fsync"
@@ -45,9 +46,9 @@ const MaxBlockSize = 8 << 20
 
 // CreateOptions configure a new core.
 type CreateOptions struct {
-	Seed   []byte   // 32-byte signing seed; nil for a random one
-	Compat bool     // key = raw public key, bare signatures (hypercore 10)
-	Sync   SyncMode // durability of appends
+	Seed       []byte     // 32-byte signing seed; nil for a random one
+	Compat     bool       // key = raw public key, bare signatures (hypercore 10)
+	Durability Durability // when appends reach the disk
 }
 
 // OpenOptions configure an existing core.
@@ -55,18 +56,18 @@ type OpenOptions struct {
 	// ReadOnly: never write; take no lock (a second process may read
 	// while one writes). Without it, a core whose secret is absent (a
 	// replica) is opened with the writer lock to store downloaded blocks.
-	ReadOnly bool
-	Sync     SyncMode // durability of appends
+	ReadOnly   bool
+	Durability Durability // when appends reach the disk
 }
 
 // Core is a Hypercore on disk. Its methods are safe for concurrent use.
 type Core struct {
-	dir      string
-	v        *Verifier
-	kp       KeyPair
-	writable bool // holds the secret: Append works
-	storable bool // holds the lock: Append or replicated blocks can be stored
-	syncMode SyncMode
+	dir        string
+	v          *Verifier
+	kp         KeyPair
+	writable   bool // holds the secret: Append works
+	storable   bool // holds the lock: Append or replicated blocks can be stored
+	durability Durability
 
 	data, tree, headF, lock *os.File
 
@@ -114,7 +115,7 @@ func Create(dir string, opts CreateOptions) (*Core, error) {
 	if err := buildDir(dir, func(tmp string) error { return writeNewCore(tmp, seed, kp, opts.Compat) }); err != nil {
 		return nil, fmt.Errorf("create core %s: %w", dir, err)
 	}
-	return Open(dir, OpenOptions{Sync: opts.Sync})
+	return Open(dir, OpenOptions{Durability: opts.Durability})
 }
 
 // buildDir makes the directory dir (checked by checkNewDir) by writing its
@@ -185,7 +186,7 @@ func Open(dir string, opts OpenOptions) (*Core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open core %s: %w", dir, err)
 	}
-	c := &Core{dir: dir, v: v, syncMode: opts.Sync, parallelH: runtime.GOMAXPROCS(0)}
+	c := &Core{dir: dir, v: v, durability: opts.Durability, parallelH: runtime.GOMAXPROCS(0)}
 	if !opts.ReadOnly {
 		kp, ok, err := readSecret(dir, m)
 		if err != nil {
@@ -418,8 +419,8 @@ func (c *Core) Writable() bool { return c.writable }
 // Dir is the core's directory.
 func (c *Core) Dir() string { return c.dir }
 
-// SyncMode is the durability of this core's appends.
-func (c *Core) SyncMode() SyncMode { return c.syncMode }
+// Durability is the durability of this core's appends.
+func (c *Core) Durability() Durability { return c.durability }
 
 // Head is a signed state of a core.
 type Head struct {
@@ -605,7 +606,7 @@ func (c *Core) Node(index uint64) (Node, error) {
 }
 
 // Append adds blocks as one batch, signed once, and returns the new length.
-// With SyncAlways it returns only when the batch is on disk.
+// With DurabilityFsync it returns only when the batch is on disk.
 func (c *Core) Append(blocks ...[]byte) (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -709,7 +710,7 @@ func (c *Core) commit(next headState, roots []Node, flushData bool) error {
 	if len(sig) > maxSignature {
 		return errorf(ErrBadInput, "signature of %d bytes is too large", len(sig))
 	}
-	if c.syncMode == SyncAlways && flushData {
+	if c.durability == DurabilityFsync && flushData {
 		if err := fdatasync(c.data); err != nil {
 			c.broken = err
 			return fmt.Errorf("flush data: %w", err)
@@ -731,7 +732,7 @@ func (c *Core) writeHead(next headState, roots []Node) error {
 	buf := c.headBuf[:]
 	encodeHead(buf[:headSlotSize], next)
 	copy(buf[headSlotSize:], buf[:headSlotSize])
-	if c.syncMode == SyncNone {
+	if c.durability == DurabilityOS {
 		if _, err := c.headF.WriteAt(buf, 0); err != nil {
 			c.broken = err // the copies may now differ; reopen to recover
 			return fmt.Errorf("write head: %w", err)

@@ -12,9 +12,9 @@ import (
 
 // replay rebuilds a vector core with Create/Append/Truncate and checks every
 // state against what JS produced.
-func replay(t *testing.T, vc vCore, dir string, sync SyncMode) *Core {
+func replay(t *testing.T, vc vCore, dir string, dur Durability) *Core {
 	t.Helper()
-	c, err := Create(dir, CreateOptions{Seed: vc.Seed, Compat: vc.Compat, Sync: sync})
+	c, err := Create(dir, CreateOptions{Seed: vc.Seed, Compat: vc.Compat, Durability: dur})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestCoresMatchJS(t *testing.T) {
 		ran++
 		t.Run(vc.Name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "core")
-			c := replay(t, vc, dir, SyncNone)
+			c := replay(t, vc, dir, DurabilityOS)
 			final := vc.States[len(vc.States)-1]
 			kp, _ := KeyPairFromSeed(vc.Seed)
 			if !bytes.Equal(kp.Secret, vc.SecretKey) {
@@ -235,7 +235,7 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("failed create left %s behind", filepath.Join(base, "x"))
 	}
 	dir := filepath.Join(base, "c")
-	c, err := Create(dir, CreateOptions{Sync: SyncNone})
+	c, err := Create(dir, CreateOptions{Durability: DurabilityOS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestCoreProofsMatchJS(t *testing.T) {
 			continue
 		}
 		t.Run(vc.Name, func(t *testing.T) {
-			c := replay(t, vc.vCore, filepath.Join(t.TempDir(), "core"), SyncNone)
+			c := replay(t, vc.vCore, filepath.Join(t.TempDir(), "core"), DurabilityOS)
 			defer c.Close()
 			for _, p := range vc.Proofs {
 				req := p.Request.request(c.Head().Fork)
@@ -294,7 +294,7 @@ func TestCoreProofsMatchJS(t *testing.T) {
 // A core no append has reached yet verifies clean, writable or not.
 func TestEmptyCoreVerifies(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "core")
-	c, err := Create(dir, CreateOptions{Sync: SyncNone})
+	c, err := Create(dir, CreateOptions{Durability: DurabilityOS})
 	if err != nil {
 		t.Fatal(err)
 	}

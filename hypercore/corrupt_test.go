@@ -59,7 +59,7 @@ func appendOp(bs ...[]byte) coreOp { return coreOp{blocks: bs} }
 func makeGolden(t testing.TB, base, name string, ops []coreOp) *goldenCore {
 	t.Helper()
 	g := &goldenCore{name: name, dir: filepath.Join(base, name), roots: map[uint64]bool{}}
-	c, err := hc.Create(g.dir, hc.CreateOptions{Seed: bytes.Repeat([]byte{byte(len(name))}, 32), Sync: hc.SyncNone})
+	c, err := hc.Create(g.dir, hc.CreateOptions{Seed: bytes.Repeat([]byte{byte(len(name))}, 32), Durability: hc.DurabilityOS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func examine(t testing.TB, g *goldenCore, dir string, readOnly bool, what string
 			t.Errorf("%s: open/get/verify (read-only %v) WROTE into the core: %s", what, readOnly, d)
 		}
 	}()
-	c, err := hc.Open(dir, hc.OpenOptions{ReadOnly: readOnly, Sync: hc.SyncNone})
+	c, err := hc.Open(dir, hc.OpenOptions{ReadOnly: readOnly, Durability: hc.DurabilityOS})
 	if err != nil {
 		ex.openErr = err
 		if !errors.Is(err, hc.ErrCorrupt) && !errors.Is(err, hc.ErrNotCore) {

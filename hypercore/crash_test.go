@@ -179,18 +179,18 @@ func envUint(name string, def uint64) uint64 {
 	return def
 }
 
-func syncName(m hc.SyncMode) string {
-	if m == hc.SyncNone {
+func durabilityName(m hc.Durability) string {
+	if m == hc.DurabilityOS {
 		return "none"
 	}
 	return "always"
 }
 
-func syncFromName(s string) hc.SyncMode {
+func durabilityFromName(s string) hc.Durability {
 	if s == "none" {
-		return hc.SyncNone
+		return hc.DurabilityOS
 	}
-	return hc.SyncAlways
+	return hc.DurabilityFsync
 }
 
 // ---------------------------------------------------------------------------
@@ -209,7 +209,7 @@ func TestHelperCrashChild(t *testing.T) {
 }
 
 func crashChild(dir string) int {
-	mode := syncFromName(os.Getenv("FIELDSYNC_CRASH_SYNC"))
+	mode := durabilityFromName(os.Getenv("FIELDSYNC_CRASH_SYNC"))
 	maxAppends := envUint("FIELDSYNC_CRASH_APPENDS", 0) // 0: until killed
 	rng := rand.New(rand.NewPCG(envUint("FIELDSYNC_CRASH_SEED", 1), 7))
 	fail := func(format string, args ...any) int {
@@ -219,9 +219,9 @@ func crashChild(dir string) int {
 	var c *hc.Core
 	var err error
 	if os.Getenv("FIELDSYNC_CRASH_CREATE") == "1" {
-		c, err = hc.Create(dir, hc.CreateOptions{Sync: mode})
+		c, err = hc.Create(dir, hc.CreateOptions{Durability: mode})
 	} else {
-		c, err = hc.Open(dir, hc.OpenOptions{Sync: mode})
+		c, err = hc.Open(dir, hc.OpenOptions{Durability: mode})
 	}
 	if err != nil {
 		return fail("%v", err)
@@ -284,12 +284,12 @@ type childRun struct {
 
 // runCrashChild starts a writer child on dir and kills it as plan says (or
 // lets it finish when maxAppends > 0).
-func runCrashChild(t *testing.T, dir string, mode hc.SyncMode, create bool, seed uint64, maxAppends int, plan killPlan, afterAcks int, delay time.Duration) (childRun, error) {
+func runCrashChild(t *testing.T, dir string, mode hc.Durability, create bool, seed uint64, maxAppends int, plan killPlan, afterAcks int, delay time.Duration) (childRun, error) {
 	var r childRun
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
 		"FIELDSYNC_CRASH_CHILD="+dir,
-		"FIELDSYNC_CRASH_SYNC="+syncName(mode),
+		"FIELDSYNC_CRASH_SYNC="+durabilityName(mode),
 		"FIELDSYNC_CRASH_SEED="+strconv.FormatUint(seed, 10),
 		"FIELDSYNC_CRASH_APPENDS="+strconv.Itoa(maxAppends),
 	)
@@ -421,12 +421,12 @@ func TestCrashKill(t *testing.T) {
 	total := crashKills()
 	seed := envUint("FIELDSYNC_CRASH_SEED", uint64(time.Now().UnixNano()))
 	t.Logf("%d kills, seed %d (FIELDSYNC_CRASH_SEED=%d replays the same plan)", total, seed, seed)
-	for v, mode := range []hc.SyncMode{hc.SyncNone, hc.SyncAlways} {
+	for v, mode := range []hc.Durability{hc.DurabilityOS, hc.DurabilityFsync} {
 		kills := total / 2
 		if v == 0 {
 			kills = total - total/2
 		}
-		t.Run("sync="+syncName(mode), func(t *testing.T) {
+		t.Run("sync="+durabilityName(mode), func(t *testing.T) {
 			t.Parallel()
 			crashKillRun(t, mode, kills, seed+uint64(v)*1000003)
 		})
@@ -448,7 +448,7 @@ type crashStats struct {
 	finishedChildren int
 }
 
-func crashKillRun(t *testing.T, mode hc.SyncMode, kills int, seed uint64) {
+func crashKillRun(t *testing.T, mode hc.Durability, kills int, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	base := t.TempDir()
 	start := time.Now()
@@ -468,7 +468,7 @@ func crashKillRun(t *testing.T, mode hc.SyncMode, kills int, seed uint64) {
 	// check reopens the core the way a restarted writer would and checks it.
 	check := func(k int, r childRun, full bool) {
 		t.Helper()
-		c, err := hc.Open(dir, hc.OpenOptions{Sync: mode})
+		c, err := hc.Open(dir, hc.OpenOptions{Durability: mode})
 		if err != nil {
 			if create && !r.opened && errors.Is(err, hc.ErrNotCore) {
 				// Killed inside Create: no core was made and nothing was
@@ -608,7 +608,7 @@ func crashKillRun(t *testing.T, mode hc.SyncMode, kills int, seed uint64) {
 	t.Logf("sync=%s: %d kills on %d cores in %v; plans %v=%v; killed before open %d (inside Create, leaving no core: %d); "+
 		"mid-append %d (of which the unacknowledged append was already durable: %d); kills leaving bytes past the head: %d; with head notes: %d; "+
 		"%d appends acknowledged, %d blocks checked durable, %d full re-reads, %d kills on a core holding earlier children's blocks, %d undisturbed writers continued",
-		syncName(mode), kills, st.cores, time.Since(start).Round(time.Millisecond), killPlanNames, st.plans,
+		durabilityName(mode), kills, st.cores, time.Since(start).Round(time.Millisecond), killPlanNames, st.plans,
 		st.beforeOpen, st.createKilled, st.midAppend, st.unackedDurable, st.leftovers, st.notes,
 		st.appends, st.blocks, st.fullChecks, st.continued, st.finishedChildren)
 	if kills >= 30 && st.midAppend == 0 {
@@ -690,7 +690,7 @@ func writeAtT(t testing.TB, name string, off int64, b []byte) {
 // blockData blocks and returns its length.
 func makeBlockCore(t testing.TB, dir string, batches ...int) uint64 {
 	t.Helper()
-	c, err := hc.Create(dir, hc.CreateOptions{Seed: bytes.Repeat([]byte{7}, 32), Sync: hc.SyncNone})
+	c, err := hc.Create(dir, hc.CreateOptions{Seed: bytes.Repeat([]byte{7}, 32), Durability: hc.DurabilityOS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -708,7 +708,7 @@ func makeBlockCore(t testing.TB, dir string, batches ...int) uint64 {
 // with n in want; it returns the open core.
 func openAndCheck(t *testing.T, dir string, want ...uint64) *hc.Core {
 	t.Helper()
-	c, err := hc.Open(dir, hc.OpenOptions{Sync: hc.SyncNone})
+	c, err := hc.Open(dir, hc.OpenOptions{Durability: hc.DurabilityOS})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

@@ -6,8 +6,8 @@
 // the JS code, which the tests reproduce.
 //
 // A core lives in a directory (layout in storage.go). Rules it keeps:
-//   - an Append is durable when it returns (SyncAlways: it survives power
-//     loss; SyncNone: it survives a killed process, not power loss); a crash
+//   - an Append is durable when it returns (DurabilityFsync: it survives power
+//     loss; DurabilityOS: it survives a killed process, not power loss); a crash
 //     within those bounds leaves the core readable up to its last complete
 //     signed head;
 //   - Get proves each block against the signed roots before returning it;

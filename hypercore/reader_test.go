@@ -43,7 +43,7 @@ func TestHelperReaderChild(t *testing.T) {
 	switch role {
 	case "writer":
 		var n, appends uint64
-		n, appends, err = readerWriter(dir, syncFromName(os.Getenv("FIELDSYNC_READER_SYNC")), time.Duration(envUint("FIELDSYNC_READER_MS", 1000))*time.Millisecond)
+		n, appends, err = readerWriter(dir, durabilityFromName(os.Getenv("FIELDSYNC_READER_SYNC")), time.Duration(envUint("FIELDSYNC_READER_MS", 1000))*time.Millisecond)
 		if err == nil {
 			fmt.Fprintf(os.Stdout, "done %d %d\n", n, appends)
 		}
@@ -74,8 +74,8 @@ func TestHelperReaderChild(t *testing.T) {
 }
 
 // readerWriter appends blockData batches to the core for d.
-func readerWriter(dir string, mode hc.SyncMode, d time.Duration) (n, appends uint64, err error) {
-	c, err := hc.Open(dir, hc.OpenOptions{Sync: mode})
+func readerWriter(dir string, mode hc.Durability, d time.Duration) (n, appends uint64, err error) {
+	c, err := hc.Open(dir, hc.OpenOptions{Durability: mode})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -92,8 +92,8 @@ func readerWriter(dir string, mode hc.SyncMode, d time.Duration) (n, appends uin
 			return n, appends, fmt.Errorf("append at %d: %w", n, err)
 		}
 		n = got
-		if mode == hc.SyncNone {
-			// Pace the writer a little (fsync paces SyncAlways): the
+		if mode == hc.DurabilityOS {
+			// Pace the writer a little (fsync paces DurabilityFsync): the
 			// readers see more distinct heads and the core stays small.
 			time.Sleep(time.Duration(rng.IntN(400)) * time.Microsecond)
 		}
@@ -196,12 +196,12 @@ func readLoop(c *hc.Core, dir string, stop <-chan struct{}) (readerStats, error)
 // process, and two goroutines on one Core here) on the same core for a
 // while, with both sync modes.
 func TestReaderConcurrent(t *testing.T) {
-	for _, mode := range []hc.SyncMode{hc.SyncNone, hc.SyncAlways} {
-		t.Run("sync="+syncName(mode), func(t *testing.T) { readerRun(t, mode) })
+	for _, mode := range []hc.Durability{hc.DurabilityOS, hc.DurabilityFsync} {
+		t.Run("sync="+durabilityName(mode), func(t *testing.T) { readerRun(t, mode) })
 	}
 }
 
-func readerRun(t *testing.T, mode hc.SyncMode) {
+func readerRun(t *testing.T, mode hc.Durability) {
 	dir := t.TempDir() + "/core"
 	if n := makeBlockCore(t, dir, 3, 7); n != 10 {
 		t.Fatalf("length %d", n)
@@ -212,7 +212,7 @@ func readerRun(t *testing.T, mode hc.SyncMode) {
 		cmd.Env = append(os.Environ(),
 			"FIELDSYNC_READER_CHILD="+role,
 			"FIELDSYNC_READER_DIR="+dir,
-			"FIELDSYNC_READER_SYNC="+syncName(mode),
+			"FIELDSYNC_READER_SYNC="+durabilityName(mode),
 			"FIELDSYNC_READER_MS="+strconv.FormatInt(readerRunFor.Milliseconds(), 10),
 		)
 		var stdout, stderr bytes.Buffer
@@ -345,7 +345,7 @@ func readerRun(t *testing.T, mode hc.SyncMode) {
 	}
 	r := fields(rout, "final", 6)
 	remote := readerStats{final: r[0], iters: int(r[1]), distinct: int(r[2]), blocks: int(r[3]), verifies: int(r[4]), opens: int(r[5])}
-	t.Logf("sync=%s: writer made %d appends, length 10 -> %d in %v", syncName(mode), appends, final, readerRunFor)
+	t.Logf("sync=%s: writer made %d appends, length 10 -> %d in %v", durabilityName(mode), appends, final, readerRunFor)
 	for _, x := range []struct {
 		name string
 		st   readerStats

@@ -20,7 +20,7 @@ import (
 // the signer's public key (hypercore 10 cores), so the manifest is
 // DefaultManifest(key). The manifest must hash to key. As with Create,
 // nothing is left behind on failure.
-func CreateReplica(dir string, key Hash, m *Manifest, sync SyncMode) (*Core, error) {
+func CreateReplica(dir string, key Hash, m *Manifest, dur Durability) (*Core, error) {
 	if m == nil {
 		return nil, errorf(ErrBadInput, "no manifest")
 	}
@@ -33,7 +33,7 @@ func CreateReplica(dir string, key Hash, m *Manifest, sync SyncMode) (*Core, err
 	if err := buildDir(dir, func(tmp string) error { return writeCoreFiles(tmp, key, m) }); err != nil {
 		return nil, fmt.Errorf("create replica %s: %w", dir, err)
 	}
-	return Open(dir, OpenOptions{Sync: sync})
+	return Open(dir, OpenOptions{Durability: dur})
 }
 
 // checkNewDir refuses a dir that exists and is not an empty directory.
@@ -179,7 +179,7 @@ func (c *Core) ApplyUpgrade(vp *VerifiedProof) error {
 // PutBlocks stores verified blocks that extend the contiguous prefix:
 // proofs[k].Block.Index must be Contiguous()+k, each verified against the
 // current head. It writes the bytes, the tree nodes the proofs proved, and
-// a head that counts the new blocks (flushed first with SyncAlways).
+// a head that counts the new blocks (flushed first with DurabilityFsync).
 //
 // The bytes are written without holding the core's state lock, so reads
 // (Get, StoredNode, Head) go on meanwhile; only the head update takes it.
@@ -289,7 +289,7 @@ func dedupeNodes(recs []nodeRec) []nodeRec {
 
 // flushData fsyncs data and tree before a head that depends on them.
 func (c *Core) flushData() error {
-	if c.syncMode != SyncAlways {
+	if c.durability != DurabilityFsync {
 		return nil
 	}
 	if err := fdatasync(c.data); err != nil {

@@ -14,7 +14,7 @@ import (
 // the other blocks are still served.
 func TestProofRefusesRottenBlock(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "c")
-	c, err := Create(dir, CreateOptions{Seed: bytes.Repeat([]byte{3}, 32), Sync: SyncNone})
+	c, err := Create(dir, CreateOptions{Seed: bytes.Repeat([]byte{3}, 32), Durability: DurabilityOS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestMissingNodesCountsWhatEarlierAnswersProve(t *testing.T) {
 // replaced afterwards is hashed again and refused.
 func TestPrehashFollowsTheBytes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "c")
-	c, err := Create(dir, CreateOptions{Seed: bytes.Repeat([]byte{4}, 32), Sync: SyncNone})
+	c, err := Create(dir, CreateOptions{Seed: bytes.Repeat([]byte{4}, 32), Durability: DurabilityOS})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ import (
 // leaves the other one valid, holding the old head (primary torn) or the new
 // one (mirror torn). So once an append is acknowledged, both copies hold it,
 // and one damaged copy, from any cause, cannot lose it. Without fsync
-// (SyncNone) both copies go out in one 8 KiB write, primary first, which a
+// (DurabilityOS) both copies go out in one 8 KiB write, primary first, which a
 // killed process can only cut short, never reorder; a power cut may then
 // leave a head whose tree never reached the disk, and Open reports that as
 // corruption.

@@ -563,7 +563,7 @@ func renderTable(sel []benchCase, results map[string]map[string][]map[string]any
 	fmt.Fprintf(&b, "\n## Hypercore: JS reference vs Go (%s)\n\n", info["date"])
 	fmt.Fprintf(&b, "Go code: %v. Machine: %v × %v; %v; node %v (hypercore %v). Medians of %v run(s) per column, rounds interleaved, each run a fresh process. MB = 10^6 bytes.\n",
 		info["go_rev"], info["nproc"], info["cpu_model"], info["go"], info["node"], info["js_versions"].(map[string]any)["hypercore"], info["runs"])
-	b.WriteString("Durability: JS = os (RocksDB, no fsync per append); Go(os) = SyncNone (same durability as JS); Go(fsync) = SyncAlways (fdatasync of data and tree, then of the head, before each Append returns).\n")
+	b.WriteString("Durability: JS = os (RocksDB, no fsync per append); Go(os) = DurabilityOS (same durability as JS); Go(fsync) = DurabilityFsync (fdatasync of data and tree, then of the head, before each Append returns).\n")
 	b.WriteString("Ratios are Go/JS speed-ups (for times: JS time / Go time), so > 1 means Go is faster. Targets apply to Go(os): ≥ 3× JS for appends, ≥ 250,000 blocks/s for full verify.\n")
 	if quick {
 		b.WriteString("**--quick run: N/10, 1 run — indicative only, not the targets' workload.**\n")

@@ -9,7 +9,7 @@
 //
 // append and verify-cost each print exactly one JSON line with the field
 // names of append.mjs / verify-cost.mjs where they overlap, plus impl "go"
-// and durability "os" (SyncNone, like JS) or "fsync" (SyncAlways). compare
+// and durability "os" (DurabilityOS, like JS) or "fsync" (DurabilityFsync). compare
 // is the harness that runs JS and Go alternately (see harness.go and
 // bench/README.md). MB = 10^6 bytes.
 package main
@@ -153,12 +153,12 @@ func emit(v any) error {
 	return err
 }
 
-func parseSync(s string) (hypercore.SyncMode, error) {
+func parseDurability(s string) (hypercore.Durability, error) {
 	switch s {
 	case "os", "none":
-		return hypercore.SyncNone, nil
+		return hypercore.DurabilityOS, nil
 	case "fsync", "always":
-		return hypercore.SyncAlways, nil
+		return hypercore.DurabilityFsync, nil
 	}
 	return 0, fmt.Errorf("--sync must be os or fsync, not %q", s)
 }
@@ -172,11 +172,11 @@ func cmdAppend(args []string) error {
 	count := fl.Int("count", 100000, "blocks")
 	size := fl.Int("size", 1024, "block size in bytes")
 	batch := fl.Int("batch", 1, "blocks per Append call (1 = one call per block)")
-	syncS := fl.String("sync", "os", "durability: os (SyncNone, as JS) or fsync (SyncAlways)")
+	syncS := fl.String("sync", "os", "durability: os (DurabilityOS, as JS) or fsync (DurabilityFsync)")
 	keep := fl.Bool("keep", false, "keep the core directory")
 	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the timed region to this file")
 	fl.Parse(args)
-	syncMode, err := parseSync(*syncS)
+	durability, err := parseDurability(*syncS)
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func cmdAppend(args []string) error {
 		defer os.RemoveAll(parent)
 	}
 	dir := filepath.Join(parent, "core")
-	core, err := hypercore.Create(dir, hypercore.CreateOptions{Sync: syncMode})
+	core, err := hypercore.Create(dir, hypercore.CreateOptions{Durability: durability})
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func cmdAppend(args []string) error {
 	du := diskUsage(dir)
 
 	t3 := time.Now()
-	again, err := hypercore.Open(dir, hypercore.OpenOptions{Sync: syncMode})
+	again, err := hypercore.Open(dir, hypercore.OpenOptions{Durability: durability})
 	if err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ func cmdAppend(args []string) error {
 	out := map[string]any{
 		"bench":                       "append",
 		"impl":                        "go",
-		"durability":                  syncMode.String(),
+		"durability":                  durability.String(),
 		"count":                       *count,
 		"size":                        *size,
 		"batch":                       *batch,
@@ -319,7 +319,7 @@ func cmdVerifyCost(args []string) error {
 
 	// Preparation (untimed by the measure step): N blocks in batches, no fsync.
 	tp0 := time.Now()
-	w, err := hypercore.Create(cdir, hypercore.CreateOptions{Sync: hypercore.SyncNone})
+	w, err := hypercore.Create(cdir, hypercore.CreateOptions{Durability: hypercore.DurabilityOS})
 	if err != nil {
 		return err
 	}
@@ -337,7 +337,7 @@ func cmdVerifyCost(args []string) error {
 
 	// The first reopen (JS: RocksDB replays its WAL here; Go has no WAL).
 	tr0 := time.Now()
-	again, err := hypercore.Open(cdir, hypercore.OpenOptions{Sync: hypercore.SyncNone})
+	again, err := hypercore.Open(cdir, hypercore.OpenOptions{Durability: hypercore.DurabilityOS})
 	if err != nil {
 		return err
 	}

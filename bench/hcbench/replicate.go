@@ -58,7 +58,7 @@ func cmdReplicate(args []string) error {
 	var serve *exec.Cmd
 	if w == "go" {
 		dir := filepath.Join(work, "w")
-		c, err := hypercore.Create(dir, hypercore.CreateOptions{Sync: hypercore.SyncNone})
+		c, err := hypercore.Create(dir, hypercore.CreateOptions{Durability: hypercore.DurabilityOS})
 		if err != nil {
 			return err
 		}

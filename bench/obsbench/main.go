@@ -51,9 +51,9 @@ func main() {
 	syncFlag := fl.String("sync", "os", "os or fsync")
 	fsBin := fl.String("fieldsync", "", "export: the fieldsync binary whose `export geojson` is timed")
 	fl.Parse(os.Args[2:])
-	mode := hypercore.SyncNone
+	mode := hypercore.DurabilityOS
 	if *syncFlag == "fsync" {
-		mode = hypercore.SyncAlways
+		mode = hypercore.DurabilityFsync
 	}
 	dir, err := os.MkdirTemp(os.Getenv("BENCH_TMPDIR"), "obsbench-")
 	check(err)
@@ -85,7 +85,7 @@ func main() {
 			check(pprof.StartCPUProfile(pf))
 		}
 		t := time.Now()
-		got, err := p.ImportFeatures(f, "", hypercore.SyncNone, nil)
+		got, err := p.ImportFeatures(f, "", hypercore.DurabilityOS, nil)
 		check(err)
 		imp := time.Since(t).Seconds()
 		out["import_peak_rss_mb"] = peakRSS()
@@ -149,7 +149,7 @@ func main() {
 		for i := range obs {
 			obs[i] = randomObs(rng)
 		}
-		check(p.Import(obs, hypercore.SyncNone, nil))
+		check(p.Import(obs, hypercore.DurabilityOS, nil))
 		x, err := index.Open(p.IndexPath())
 		check(err)
 		dirs, err := p.CoreDirs()

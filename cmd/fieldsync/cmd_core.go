@@ -33,12 +33,12 @@ func durabilityFlag(c *cobra.Command, v *string) {
 	c.Flags().StringVar(v, "durability", "fsync", `"fsync": every append is on disk when the command returns (survives power loss); "os": leave flushing to the OS (survives a crash of fieldsync, not power loss)`)
 }
 
-func parseDurability(s string) (hypercore.SyncMode, error) {
+func parseDurability(s string) (hypercore.Durability, error) {
 	switch s {
 	case "fsync":
-		return hypercore.SyncAlways, nil
+		return hypercore.DurabilityFsync, nil
 	case "os":
-		return hypercore.SyncNone, nil
+		return hypercore.DurabilityOS, nil
 	}
 	return 0, usageErr("--durability must be fsync or os, not %q", s)
 }
@@ -69,7 +69,7 @@ seed is stored in DIR/secret with mode 0600.`,
 			if err != nil {
 				return err
 			}
-			core, err := hypercore.Create(args[0], hypercore.CreateOptions{Seed: seed, Compat: compat, Sync: mode})
+			core, err := hypercore.Create(args[0], hypercore.CreateOptions{Seed: seed, Compat: compat, Durability: mode})
 			if err != nil {
 				return inputErr(err)
 			}
@@ -117,7 +117,7 @@ appends nothing. Each block is signed on its own, or all together with --batch.`
 				}
 				blocks = append(blocks, b)
 			}
-			core, err := hypercore.Open(args[0], hypercore.OpenOptions{Sync: mode})
+			core, err := hypercore.Open(args[0], hypercore.OpenOptions{Durability: mode})
 			if err != nil {
 				return inputErr(err)
 			}

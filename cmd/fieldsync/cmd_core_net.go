@@ -221,12 +221,12 @@ type downloadArgs struct {
 	until   uint64
 	live    bool
 	timeout time.Duration
-	sync    hypercore.SyncMode
+	sync    hypercore.Durability
 }
 
 // openReplica opens the copy of key in dir, or returns nil if dir holds
 // no core yet.
-func openReplica(dir string, key hypercore.Hash, mode hypercore.SyncMode) (*hypercore.Core, error) {
+func openReplica(dir string, key hypercore.Hash, mode hypercore.Durability) (*hypercore.Core, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) || err == nil && len(entries) == 0 {
 		return nil, nil
@@ -237,7 +237,7 @@ func openReplica(dir string, key hypercore.Hash, mode hypercore.SyncMode) (*hype
 	if _, err := os.Stat(filepath.Join(dir, "secret")); err == nil {
 		return nil, usageErr("%s holds the writer's own copy of a core: download into another directory", dir)
 	}
-	c, err := hypercore.Open(dir, hypercore.OpenOptions{Sync: mode})
+	c, err := hypercore.Open(dir, hypercore.OpenOptions{Durability: mode})
 	if err != nil {
 		return nil, inputErr(err)
 	}

@@ -51,7 +51,7 @@ func runDemo(ctx context.Context, g *globals, dir string, keep bool) error {
 	out := g.stdout
 	obs := fixtures.Observations()
 
-	core, err := hypercore.Create(coreDir, hypercore.CreateOptions{Sync: hypercore.SyncAlways})
+	core, err := hypercore.Create(coreDir, hypercore.CreateOptions{Durability: hypercore.DurabilityFsync})
 	if err != nil {
 		return inputErr(err)
 	}

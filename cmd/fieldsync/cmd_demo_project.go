@@ -32,7 +32,7 @@ func demoProject(ctx context.Context, out io.Writer, dir string) error {
 	if err != nil {
 		return fmt.Errorf("demo: fixtures: %w", err)
 	}
-	if err := p.Import(obs, hypercore.SyncAlways, nil); err != nil {
+	if err := p.Import(obs, hypercore.DurabilityFsync, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "8. project %q: imported %d observations recorded along the Rio Negro (one signed batch)\n", p.Name, len(obs))
@@ -51,7 +51,7 @@ func demoProject(ctx context.Context, out io.Writer, dir string) error {
 	for _, n := range names {
 		files = append(files, project.File{Name: n, Data: photos[n]})
 	}
-	if _, err := p.Write(o, files, hypercore.SyncAlways); err != nil {
+	if _, err := p.Write(o, files, hypercore.DurabilityFsync); err != nil {
 		return err
 	}
 	var back bytes.Buffer

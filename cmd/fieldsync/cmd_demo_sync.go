@@ -49,7 +49,7 @@ func demoSync(ctx context.Context, out io.Writer, src *hypercore.Core, dir strin
 	replicaDir := filepath.Join(dir, "device-b", "copy-of-a")
 	p := replicate.NewPeer(s, replicate.Options{})
 	rep, err := p.Add(replicate.CoreConfig{Key: src.Key(), Download: true, Create: func(m *hypercore.Manifest) (*hypercore.Core, error) {
-		return hypercore.CreateReplica(replicaDir, src.Key(), m, hypercore.SyncAlways)
+		return hypercore.CreateReplica(replicaDir, src.Key(), m, hypercore.DurabilityFsync)
 	}})
 	if err != nil {
 		s.Close()

@@ -61,11 +61,11 @@ func demoTeam(ctx context.Context, out io.Writer, dir string) error {
 		}
 		// A third of the fixtures each, and one with a photo.
 		third := feats[i*len(feats)/3 : (i+1)*len(feats)/3]
-		if err := p.Import(third[1:], hypercore.SyncAlways, nil); err != nil {
+		if err := p.Import(third[1:], hypercore.DurabilityFsync, nil); err != nil {
 			return err
 		}
 		n := names[i%len(names)]
-		if _, err := p.Write(third[0], []project.File{{Name: n, Data: photos[n]}}, hypercore.SyncAlways); err != nil {
+		if _, err := p.Write(third[0], []project.File{{Name: n, Data: photos[n]}}, hypercore.DurabilityFsync); err != nil {
 			return err
 		}
 		team = append(team, &demoDevice{who, p, id})
@@ -106,7 +106,7 @@ func demoPairSync(ctx context.Context, a, b *demoDevice) (uint64, error) {
 	}
 	results := make(chan result, 2)
 	manager := func(d *demoDevice, listen string, peers []string) (*lansync.Manager, *projectsync.Store, error) {
-		st, err := projectsync.OpenStore(d.p, hypercore.SyncAlways)
+		st, err := projectsync.OpenStore(d.p, hypercore.DurabilityFsync)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -294,7 +294,7 @@ func plural(n uint64, word string) string {
 
 // openProjectToWrite opens the project for a command that records data,
 // with the --durability it was given.
-func openProjectToWrite(g *globals, durability string) (*project.Project, hypercore.SyncMode, error) {
+func openProjectToWrite(g *globals, durability string) (*project.Project, hypercore.Durability, error) {
 	mode, err := parseDurability(durability)
 	if err != nil {
 		return nil, 0, err

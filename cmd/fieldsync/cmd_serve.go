@@ -122,7 +122,7 @@ type serveArgs struct {
 	mdns    bool
 	noMedia bool
 	log     *slog.Logger
-	mode    hypercore.SyncMode
+	mode    hypercore.Durability
 	dht     dhtFlags
 }
 

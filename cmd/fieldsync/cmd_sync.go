@@ -201,7 +201,7 @@ type syncArgs struct {
 	noMedia bool
 	json    bool
 	listen  string
-	mode    hypercore.SyncMode
+	mode    hypercore.Durability
 	dht     dhtFlags
 }
 

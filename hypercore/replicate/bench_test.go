@@ -12,7 +12,7 @@ import (
 
 // BenchmarkReplicate downloads a whole core over loopback TCP (Noise,
 // protomux, hypercore/alpha), both peers in this process. One op = one
-// complete download of count blocks into a new replica (SyncNone, the
+// complete download of count blocks into a new replica (DurabilityOS, the
 // durability of the JS reference). bench/replicate.sh compares the CLI
 // processes with the JS reference in the same run.
 func BenchmarkReplicate(b *testing.B) {
@@ -20,7 +20,7 @@ func BenchmarkReplicate(b *testing.B) {
 		count, size int
 	}{{100000, 1024}, {10000, 64 << 10}} {
 		b.Run(fmt.Sprintf("%dx%dKiB", tc.count, tc.size>>10), func(b *testing.B) {
-			src, err := hypercore.Create(filepath.Join(b.TempDir(), "w"), hypercore.CreateOptions{Sync: hypercore.SyncNone})
+			src, err := hypercore.Create(filepath.Join(b.TempDir(), "w"), hypercore.CreateOptions{Durability: hypercore.DurabilityOS})
 			if err != nil {
 				b.Fatal(err)
 			}

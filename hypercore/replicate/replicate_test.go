@@ -77,7 +77,7 @@ func block(i, size int) []byte {
 
 func makeWriter(t testing.TB, n, size int, compat bool) *hypercore.Core {
 	t.Helper()
-	c, err := hypercore.Create(filepath.Join(t.TempDir(), "w"), hypercore.CreateOptions{Seed: bytes.Repeat([]byte{7}, 32), Compat: compat, Sync: hypercore.SyncNone})
+	c, err := hypercore.Create(filepath.Join(t.TempDir(), "w"), hypercore.CreateOptions{Seed: bytes.Repeat([]byte{7}, 32), Compat: compat, Durability: hypercore.DurabilityOS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func replicate(t testing.TB, src *hypercore.Core, dst *hypercore.Core, dir strin
 	cfg.Download = true
 	if dst == nil {
 		cfg.Create = func(m *hypercore.Manifest) (*hypercore.Core, error) {
-			return hypercore.CreateReplica(dir, src.Key(), m, hypercore.SyncNone)
+			return hypercore.CreateReplica(dir, src.Key(), m, hypercore.DurabilityOS)
 		}
 	}
 	rd, err := down.Add(cfg)
@@ -254,7 +254,7 @@ func TestManyCoresOneConnection(t *testing.T) {
 	}
 	replica := func(name string, key hypercore.Hash) func(*hypercore.Manifest) (*hypercore.Core, error) {
 		return func(m *hypercore.Manifest) (*hypercore.Core, error) {
-			return hypercore.CreateReplica(filepath.Join(tmp, name), key, m, hypercore.SyncNone)
+			return hypercore.CreateReplica(filepath.Join(tmp, name), key, m, hypercore.DurabilityOS)
 		}
 	}
 	add(pa, CoreConfig{Key: a1.Key(), Core: a1, Upload: true})
@@ -302,7 +302,7 @@ func TestManyCoresOneConnection(t *testing.T) {
 
 func makeWriterSeed(t testing.TB, n, size int, seed byte) *hypercore.Core {
 	t.Helper()
-	c, err := hypercore.Create(filepath.Join(t.TempDir(), "w"), hypercore.CreateOptions{Seed: bytes.Repeat([]byte{seed}, 32), Sync: hypercore.SyncNone})
+	c, err := hypercore.Create(filepath.Join(t.TempDir(), "w"), hypercore.CreateOptions{Seed: bytes.Repeat([]byte{seed}, 32), Durability: hypercore.DurabilityOS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func TestLiveAppendsReachConnectedPeer(t *testing.T) {
 	caught := make(chan uint64, 100)
 	rd, err := down.Add(CoreConfig{Key: src.Key(), Download: true, Live: true,
 		Create: func(m *hypercore.Manifest) (*hypercore.Core, error) {
-			return hypercore.CreateReplica(dir, src.Key(), m, hypercore.SyncNone)
+			return hypercore.CreateReplica(dir, src.Key(), m, hypercore.DurabilityOS)
 		},
 		Caught: func(c *hypercore.Core) { caught <- c.Contiguous() }})
 	if err != nil {
@@ -372,7 +372,7 @@ func TestLiveAppendsReachConnectedPeer(t *testing.T) {
 // replicates, and a replica holding all bytes but not the trailing empty
 // blocks reopens and resumes.
 func TestEmptyBlocksReplicate(t *testing.T) {
-	src, err := hypercore.Create(filepath.Join(t.TempDir(), "w"), hypercore.CreateOptions{Seed: bytes.Repeat([]byte{9}, 32), Sync: hypercore.SyncNone})
+	src, err := hypercore.Create(filepath.Join(t.TempDir(), "w"), hypercore.CreateOptions{Seed: bytes.Repeat([]byte{9}, 32), Durability: hypercore.DurabilityOS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func TestRottenBlockOnServer(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "r")
 	rd, err := down.Add(CoreConfig{Key: src.Key(), Download: true, Create: func(m *hypercore.Manifest) (*hypercore.Core, error) {
-		return hypercore.CreateReplica(dir, src.Key(), m, hypercore.SyncNone)
+		return hypercore.CreateReplica(dir, src.Key(), m, hypercore.DurabilityOS)
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -474,7 +474,7 @@ func TestGateSharesOneCopyAcrossPeers(t *testing.T) {
 		if shared != nil {
 			return shared, nil
 		}
-		c, err := hypercore.CreateReplica(dir, w.Key(), m, hypercore.SyncNone)
+		c, err := hypercore.CreateReplica(dir, w.Key(), m, hypercore.DurabilityOS)
 		shared = c
 		return c, err
 	}
@@ -556,7 +556,7 @@ func TestHoldUnknownCores(t *testing.T) {
 		client := NewPeer(cs, Options{})
 		dir := filepath.Join(t.TempDir(), "copy")
 		down, err := client.Add(CoreConfig{Key: w.Key(), Download: true, Create: func(m *hypercore.Manifest) (*hypercore.Core, error) {
-			return hypercore.CreateReplica(dir, w.Key(), m, hypercore.SyncNone)
+			return hypercore.CreateReplica(dir, w.Key(), m, hypercore.DurabilityOS)
 		}})
 		if err != nil {
 			t.Fatal(err)

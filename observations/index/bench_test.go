@@ -27,7 +27,7 @@ import (
 func BenchmarkQuery(b *testing.B) {
 	n := benchN(100000)
 	dir := b.TempDir()
-	c, err := hypercore.Create(filepath.Join(dir, "c"), hypercore.CreateOptions{Sync: hypercore.SyncNone})
+	c, err := hypercore.Create(filepath.Join(dir, "c"), hypercore.CreateOptions{Durability: hypercore.DurabilityOS})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func newWorld(t testing.TB, dir string, n int, seed uint64) *world {
 	var cores []*hypercore.Core
 	for i := range 3 {
 		d := filepath.Join(dir, fmt.Sprintf("c%d", i))
-		c, err := hypercore.Create(d, hypercore.CreateOptions{Seed: bytes.Repeat([]byte{byte(seed) + byte(i)}, 32), Sync: hypercore.SyncNone})
+		c, err := hypercore.Create(d, hypercore.CreateOptions{Seed: bytes.Repeat([]byte{byte(seed) + byte(i)}, 32), Durability: hypercore.DurabilityOS})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,7 +235,7 @@ func TestIncrementalAndReindex(t *testing.T) {
 		key = k
 		break
 	}
-	c, err := hypercore.Open(w.cores[key], hypercore.OpenOptions{Sync: hypercore.SyncNone})
+	c, err := hypercore.Open(w.cores[key], hypercore.OpenOptions{Durability: hypercore.DurabilityOS})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 // 10,000 is the comparison (shared/bench-comapeo).
 func BenchmarkList10000(b *testing.B) {
 	dir := b.TempDir()
-	c, err := hypercore.Create(filepath.Join(dir, "c"), hypercore.CreateOptions{Sync: hypercore.SyncNone})
+	c, err := hypercore.Create(filepath.Join(dir, "c"), hypercore.CreateOptions{Durability: hypercore.DurabilityOS})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -199,7 +199,7 @@ func (p *Project) createOwnCore(name string) (*hypercore.Core, error) {
 		return nil, err
 	}
 	key := hypercore.KeyFor(hypercore.DefaultManifest(kp.Public), false)
-	c, err := hypercore.Create(p.coreDir(key), hypercore.CreateOptions{Seed: seed, Sync: hypercore.SyncAlways})
+	c, err := hypercore.Create(p.coreDir(key), hypercore.CreateOptions{Seed: seed, Durability: hypercore.DurabilityFsync})
 	if err != nil {
 		return nil, fmt.Errorf("create the %s core: %w", name, err)
 	}
@@ -229,8 +229,8 @@ func (p *Project) OwnCoreKey(name string) [32]byte {
 }
 
 // OpenOwnCore opens this device's core called name, writable.
-func (p *Project) OpenOwnCore(name string, sync hypercore.SyncMode) (*hypercore.Core, error) {
-	return hypercore.Open(p.coreDir(p.OwnCoreKey(name)), hypercore.OpenOptions{Sync: sync})
+func (p *Project) OpenOwnCore(name string, dur hypercore.Durability) (*hypercore.Core, error) {
+	return hypercore.Open(p.coreDir(p.OwnCoreKey(name)), hypercore.OpenOptions{Durability: dur})
 }
 
 // DiscoveryKey is the project's public topic: BLAKE2b-256 keyed with the

@@ -29,7 +29,7 @@ func TestCreateJoinOpen(t *testing.T) {
 		}
 	}
 	// The data core starts with a signed device record naming both cores.
-	data, err := p.OpenOwnCore(CoreData, hypercore.SyncNone)
+	data, err := p.OpenOwnCore(CoreData, hypercore.DurabilityOS)
 	if err != nil {
 		t.Fatal(err)
 	}

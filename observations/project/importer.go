@@ -156,11 +156,11 @@ const parseBatch = 2048
 // records in memory up to 64 MiB and in a temporary file in the project's
 // directory beyond; then they are appended in signed batches of 10,000.
 // The input is read once. It returns how many were imported.
-func (p *Project) ImportFeatures(in io.Reader, timeProp string, sync hypercore.SyncMode, progress func(done, total uint64)) (int, error) {
-	return p.importFeatures(in, timeProp, sync, progress, importMemory)
+func (p *Project) ImportFeatures(in io.Reader, timeProp string, dur hypercore.Durability, progress func(done, total uint64)) (int, error) {
+	return p.importFeatures(in, timeProp, dur, progress, importMemory)
 }
 
-func (p *Project) importFeatures(in io.Reader, timeProp string, sync hypercore.SyncMode, progress func(done, total uint64), memory int) (int, error) {
+func (p *Project) importFeatures(in io.Reader, timeProp string, dur hypercore.Durability, progress func(done, total uint64), memory int) (int, error) {
 	now := Now()
 	recs := &spool{dir: p.Dir, memory: memory}
 	defer recs.close()
@@ -187,7 +187,7 @@ func (p *Project) importFeatures(in io.Reader, timeProp string, sync hypercore.S
 	if err != nil {
 		return 0, err
 	}
-	data, err := p.OpenOwnCore(CoreData, sync)
+	data, err := p.OpenOwnCore(CoreData, dur)
 	if err != nil {
 		return 0, err
 	}
@@ -433,7 +433,7 @@ func featureObservation(raw json.RawMessage, now, timeProp string) (*record.Obse
 // Import appends observations to this device's data core as one signed
 // batch: all of them are stored, or none. progress, if set, is called as
 // blocks are encoded.
-func (p *Project) Import(obs []*record.Observation, sync hypercore.SyncMode, progress func(done, total uint64)) error {
+func (p *Project) Import(obs []*record.Observation, dur hypercore.Durability, progress func(done, total uint64)) error {
 	blocks := make([][]byte, len(obs))
 	for i, o := range obs {
 		b, err := o.Encode()
@@ -445,7 +445,7 @@ func (p *Project) Import(obs []*record.Observation, sync hypercore.SyncMode, pro
 			progress(uint64(i), uint64(len(obs)))
 		}
 	}
-	data, err := p.OpenOwnCore(CoreData, sync)
+	data, err := p.OpenOwnCore(CoreData, dur)
 	if err != nil {
 		return err
 	}

@@ -51,9 +51,9 @@ func Now() string { return time.Now().UTC().Truncate(time.Millisecond).Format(ti
 // observation, naming them, to its data core. o is completed (type,
 // schema, attachments) and validated before anything is written, so bad
 // input writes nothing. It returns the new version's id.
-func (p *Project) Write(o *record.Observation, files []File, sync hypercore.SyncMode) (record.VersionID, error) {
+func (p *Project) Write(o *record.Observation, files []File, dur hypercore.Durability) (record.VersionID, error) {
 	o.Type, o.Schema = record.TypeObservation, record.Schema
-	media, err := p.OpenOwnCore(CoreMedia, sync)
+	media, err := p.OpenOwnCore(CoreMedia, dur)
 	if err != nil {
 		return "", err
 	}
@@ -84,7 +84,7 @@ func (p *Project) Write(o *record.Observation, files []File, sync hypercore.Sync
 	if err != nil {
 		return "", err
 	}
-	data, err := p.OpenOwnCore(CoreData, sync)
+	data, err := p.OpenOwnCore(CoreData, dur)
 	if err != nil {
 		return "", err
 	}
@@ -187,7 +187,7 @@ func (p *Project) Attachment(id, name string, w io.Writer) (record.Attachment, e
 // Edit records a new version of observation id: change is applied to a
 // copy of the current version, which then supersedes every head (so an
 // edit also merges a fork). It returns the new version's id.
-func (p *Project) Edit(id string, change func(o *record.Observation) error, files []File, sync hypercore.SyncMode) (record.VersionID, error) {
+func (p *Project) Edit(id string, change func(o *record.Observation) error, files []File, dur hypercore.Durability) (record.VersionID, error) {
 	h, err := p.History(id)
 	if err != nil {
 		return "", err
@@ -211,16 +211,16 @@ func (p *Project) Edit(id string, change func(o *record.Observation) error, file
 	if record.Time(o.Updated).Before(record.Time(h.Current.Obs.Updated)) {
 		o.Updated = h.Current.Obs.Updated // a clock behind the last edit's
 	}
-	return p.Write(&o, files, sync)
+	return p.Write(&o, files, dur)
 }
 
 // Delete records a tombstone for observation id (its data stays in the
 // log, signed; the tombstone hides it from lists).
-func (p *Project) Delete(id string, sync hypercore.SyncMode) (record.VersionID, error) {
+func (p *Project) Delete(id string, dur hypercore.Durability) (record.VersionID, error) {
 	return p.Edit(id, func(o *record.Observation) error {
 		o.Deleted = true
 		return nil
-	}, nil, sync)
+	}, nil, dur)
 }
 
 // Histories resolves every observation in the project (a scan of every

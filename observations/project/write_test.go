@@ -23,7 +23,7 @@ func TestWriteEditAttachments(t *testing.T) {
 	now := Now()
 	o := &record.Observation{ID: NewID(), Created: now, Updated: now, Geometry: &g,
 		Tags: map[string]record.Tag{"category": record.String("mining")}}
-	v1, err := p.Write(o, []File{{Name: "photo.jpg", Data: photo}, {Name: "note.txt", Data: []byte("hi")}}, hypercore.SyncNone)
+	v1, err := p.Write(o, []File{{Name: "photo.jpg", Data: photo}, {Name: "note.txt", Data: []byte("hi")}}, hypercore.DurabilityOS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestWriteEditAttachments(t *testing.T) {
 	edit.Updated = Now()
 	edit.Links = []record.VersionID{v1}
 	edit.Tags = map[string]record.Tag{"category": record.String("illegal-mining")}
-	v2, err := p.Write(&edit, nil, hypercore.SyncNone)
+	v2, err := p.Write(&edit, nil, hypercore.DurabilityOS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,17 +59,17 @@ func TestWriteEditAttachments(t *testing.T) {
 		t.Fatalf("missing observation: %v", err)
 	}
 	// Bad input writes nothing.
-	data, _ := p.OpenOwnCore(CoreData, hypercore.SyncNone)
-	media, _ := p.OpenOwnCore(CoreMedia, hypercore.SyncNone)
+	data, _ := p.OpenOwnCore(CoreData, hypercore.DurabilityOS)
+	media, _ := p.OpenOwnCore(CoreMedia, hypercore.DurabilityOS)
 	dl, ml := data.Length(), media.Length()
 	data.Close()
 	media.Close()
 	bad := &record.Observation{ID: NewID(), Created: now, Updated: now} // no geometry
-	if _, err := p.Write(bad, []File{{Name: "x.jpg", Data: photo}}, hypercore.SyncNone); !errors.Is(err, record.ErrInvalid) {
+	if _, err := p.Write(bad, []File{{Name: "x.jpg", Data: photo}}, hypercore.DurabilityOS); !errors.Is(err, record.ErrInvalid) {
 		t.Fatalf("invalid observation: %v", err)
 	}
-	data, _ = p.OpenOwnCore(CoreData, hypercore.SyncNone)
-	media, _ = p.OpenOwnCore(CoreMedia, hypercore.SyncNone)
+	data, _ = p.OpenOwnCore(CoreData, hypercore.DurabilityOS)
+	media, _ = p.OpenOwnCore(CoreMedia, hypercore.DurabilityOS)
 	defer data.Close()
 	defer media.Close()
 	if data.Length() != dl || media.Length() != ml {
@@ -83,7 +83,7 @@ func TestEditMergesForksAndDelete(t *testing.T) {
 	g, _ := geo.NewPoint(1, 2, nil)
 	now := Now()
 	o := &record.Observation{ID: NewID(), Created: now, Updated: now, Geometry: &g}
-	v1, err := p.Write(o, nil, hypercore.SyncNone)
+	v1, err := p.Write(o, nil, hypercore.DurabilityOS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestEditMergesForksAndDelete(t *testing.T) {
 		f.Links = []record.VersionID{v1}
 		f.Updated = Now()
 		f.Tags = map[string]record.Tag{"category": record.String(cat)}
-		if _, err := p.Write(&f, nil, hypercore.SyncNone); err != nil {
+		if _, err := p.Write(&f, nil, hypercore.DurabilityOS); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -103,7 +103,7 @@ func TestEditMergesForksAndDelete(t *testing.T) {
 	v4, err := p.Edit(o.ID, func(o *record.Observation) error {
 		o.Tags["checked"] = record.Bool(true)
 		return nil
-	}, nil, hypercore.SyncNone)
+	}, nil, hypercore.DurabilityOS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,14 +111,14 @@ func TestEditMergesForksAndDelete(t *testing.T) {
 	if hist.Forked() || hist.Current.ID != v4 || hist.Current.Obs.Tags["checked"].Value() != true {
 		t.Fatalf("the edit did not merge the fork: %d heads", len(hist.Heads))
 	}
-	if _, err := p.Delete(o.ID, hypercore.SyncNone); err != nil {
+	if _, err := p.Delete(o.ID, hypercore.DurabilityOS); err != nil {
 		t.Fatal(err)
 	}
 	hist, _ = p.History(o.ID)
 	if !hist.Current.Obs.Deleted {
 		t.Fatal("not deleted")
 	}
-	if _, err := p.Delete(o.ID, hypercore.SyncNone); !errors.Is(err, ErrNotFound) {
+	if _, err := p.Delete(o.ID, hypercore.DurabilityOS); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleting twice: %v", err)
 	}
 }
@@ -139,7 +139,7 @@ func TestImportFeaturesBothPaths(t *testing.T) {
 	for _, memory := range []int{64 << 20, 1} {
 		h, _ := OpenHome(filepath.Join(t.TempDir(), "h"))
 		p, _ := h.Create("p", "dev")
-		n, err := p.importFeatures(bytes.NewReader(in.Bytes()), "", hypercore.SyncNone, nil, memory)
+		n, err := p.importFeatures(bytes.NewReader(in.Bytes()), "", hypercore.DurabilityOS, nil, memory)
 		if err != nil || n != 25000 {
 			t.Fatalf("memory %d: imported %d: %v", memory, n, err)
 		}
@@ -150,7 +150,7 @@ func TestImportFeaturesBothPaths(t *testing.T) {
 		if err != nil || len(hs) != 25000 {
 			t.Fatalf("memory %d: %d observations: %v", memory, len(hs), err)
 		}
-		data, _ := p.OpenOwnCore(CoreData, hypercore.SyncNone)
+		data, _ := p.OpenOwnCore(CoreData, hypercore.DurabilityOS)
 		l := data.Length()
 		// In the input's order, after the device record (block 0).
 		for i := uint64(0); i < 25000; i += 997 {
@@ -169,10 +169,10 @@ func TestImportFeaturesBothPaths(t *testing.T) {
 		if bytes.Equal(bad, in.Bytes()) {
 			t.Fatal("the test did not break the input")
 		}
-		if _, err := p.importFeatures(bytes.NewReader(bad), "", hypercore.SyncNone, nil, memory); !errors.Is(err, geo.ErrInvalid) {
+		if _, err := p.importFeatures(bytes.NewReader(bad), "", hypercore.DurabilityOS, nil, memory); !errors.Is(err, geo.ErrInvalid) {
 			t.Fatalf("memory %d: a bad last feature: %v", memory, err)
 		}
-		data, _ = p.OpenOwnCore(CoreData, hypercore.SyncNone)
+		data, _ = p.OpenOwnCore(CoreData, hypercore.DurabilityOS)
 		if data.Length() != l {
 			t.Fatalf("memory %d: a refused import wrote %d blocks", memory, data.Length()-l)
 		}

@@ -23,8 +23,8 @@ const (
 // may append to them meanwhile); the others are replicas, held with their
 // writer lock.
 type Store struct {
-	p    *project.Project
-	sync hypercore.SyncMode
+	p          *project.Project
+	durability hypercore.Durability
 
 	mu     sync.Mutex
 	cores  map[[32]byte]*held
@@ -47,8 +47,8 @@ var ErrBusy = errors.New("another fieldsync process is syncing this project")
 
 // OpenStore opens every core of project p. Downloaded blocks are written
 // with durability mode.
-func OpenStore(p *project.Project, mode hypercore.SyncMode) (*Store, error) {
-	s := &Store{p: p, sync: mode, cores: map[[32]byte]*held{}}
+func OpenStore(p *project.Project, mode hypercore.Durability) (*Store, error) {
+	s := &Store{p: p, durability: mode, cores: map[[32]byte]*held{}}
 	dirs, err := p.CoreDirs()
 	if err != nil {
 		return nil, fmt.Errorf("open project %s: %w", p.Name, err)
@@ -56,7 +56,7 @@ func OpenStore(p *project.Project, mode hypercore.SyncMode) (*Store, error) {
 	own := map[[32]byte]byte{p.OwnCoreKey(project.CoreData): KindData, p.OwnCoreKey(project.CoreMedia): KindMedia}
 	for key, dir := range dirs {
 		kind, isOwn := own[key]
-		c, err := hypercore.Open(dir, hypercore.OpenOptions{ReadOnly: isOwn, Sync: mode})
+		c, err := hypercore.Open(dir, hypercore.OpenOptions{ReadOnly: isOwn, Durability: mode})
 		if err != nil {
 			s.Close()
 			if errors.Is(err, hypercore.ErrLocked) {
@@ -147,9 +147,9 @@ func (s *Store) config(key [32]byte, download bool) replicate.CoreConfig {
 			return nil, errors.New("store closed")
 		}
 		dir := s.p.CoreDir(key)
-		c, err := hypercore.CreateReplica(dir, key, m, s.sync)
+		c, err := hypercore.CreateReplica(dir, key, m, s.durability)
 		if errors.Is(err, os.ErrExist) {
-			c, err = hypercore.Open(dir, hypercore.OpenOptions{Sync: s.sync})
+			c, err = hypercore.Open(dir, hypercore.OpenOptions{Durability: s.durability})
 		}
 		if err != nil {
 			return nil, err

@@ -57,7 +57,7 @@ func (d *device) observe(t *testing.T, n int, photo []byte) {
 		if photo != nil {
 			files = []project.File{{Name: fmt.Sprintf("p%d.jpg", i), Type: "image/jpeg", Data: photo}}
 		}
-		if _, err := d.p.Write(o, files, hypercore.SyncNone); err != nil {
+		if _, err := d.p.Write(o, files, hypercore.DurabilityOS); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,7 +66,7 @@ func (d *device) observe(t *testing.T, n int, photo []byte) {
 // lengths is every core the device holds and its length.
 func (d *device) lengths(t *testing.T) map[[32]byte]uint64 {
 	t.Helper()
-	s, err := OpenStore(d.p, hypercore.SyncNone)
+	s, err := OpenStore(d.p, hypercore.DurabilityOS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func pair(t *testing.T, a, b *device, opts Options) (errA, errB error, pa, pb Pr
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	run := func(d *device, s *secretstream.Stream, p *Progress) error {
-		st, err := OpenStore(d.p, hypercore.SyncNone)
+		st, err := OpenStore(d.p, hypercore.DurabilityOS)
 		if err != nil {
 			return err
 		}
@@ -261,7 +261,7 @@ func TestForgedCapability(t *testing.T) {
 			OnMessage: func(_ uint64, b []byte) error { got <- append([]byte(nil), b...); return nil }})
 		done <- p.Run(ctx)
 	}()
-	st, err := OpenStore(a.p, hypercore.SyncNone)
+	st, err := OpenStore(a.p, hypercore.DurabilityOS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestPeerClosingEarlyIsIncomplete(t *testing.T) {
 	defer cancel()
 	cs, ss := streams(t, ctx, b.id, a.id)
 	go func() {
-		st, _ := OpenStore(a.p, hypercore.SyncNone)
+		st, _ := OpenStore(a.p, hypercore.DurabilityOS)
 		defer st.Close()
 		sess := New(ss, st, Options{Live: true})
 		go func() {
@@ -313,7 +313,7 @@ func TestPeerClosingEarlyIsIncomplete(t *testing.T) {
 		}()
 		sess.Run(ctx)
 	}()
-	st, err := OpenStore(b.p, hypercore.SyncNone)
+	st, err := OpenStore(b.p, hypercore.DurabilityOS)
 	if err != nil {
 		t.Fatal(err)
 	}
