@@ -60,6 +60,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	var peers []string
 	var noMDNS, noMedia bool
 	var df dhtFlags
+	var hf httpFlags
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run as a base station: advertise, accept and sync the project continuously",
@@ -70,8 +71,11 @@ backoff), and replicate every core of the project live, both ways. New data
 is indexed at once: "fieldsync list" in another shell sees it, and
 "fieldsync status" shows the connected peers. Prints one JSON line when
 ready ({listen, port, device, project}); logs go to stderr (--log-format
-json for machines). SIGTERM or Ctrl-C stops it cleanly within seconds.`,
+json for machines). SIGTERM or Ctrl-C stops it cleanly within seconds.
+--http ADDR also serves the map (see fieldsync web) with the live state
+of every connection; the ready line then carries its "url".`,
 		Example: `  fieldsync serve
+  fieldsync serve --http 127.0.0.1:8080
   fieldsync serve --listen 127.0.0.1:7400 --no-mdns --log-format json`,
 		Args: nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -103,7 +107,12 @@ json for machines). SIGTERM or Ctrl-C stops it cleanly within seconds.`,
 			if _, err := df.nodes(); err != nil {
 				return err
 			}
-			return runProjectServe(cmd.Context(), g, h, p, serveArgs{listen: listen, peers: peers, mdns: !noMDNS, noMedia: noMedia, log: log, mode: mode, dht: df})
+			if hf.addr != "" {
+				if _, err := hf.check(); err != nil {
+					return err
+				}
+			}
+			return runProjectServe(cmd.Context(), g, h, p, serveArgs{listen: listen, peers: peers, mdns: !noMDNS, noMedia: noMedia, log: log, mode: mode, dht: df, http: hf})
 		},
 	}
 	c.Flags().StringVar(&listen, "listen", "0.0.0.0:7400", "address to accept connections on (port 0: any free port)")
@@ -113,6 +122,7 @@ json for machines). SIGTERM or Ctrl-C stops it cleanly within seconds.`,
 	c.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
 	durabilityFlag(c, &durability)
 	df.add(c)
+	hf.add(c, "")
 	return c
 }
 
@@ -124,6 +134,7 @@ type serveArgs struct {
 	log     *slog.Logger
 	mode    hypercore.Durability
 	dht     dhtFlags
+	http    httpFlags // --http: also serve the map
 }
 
 func runProjectServe(ctx context.Context, g *globals, h *project.Home, p *project.Project, a serveArgs) error {
@@ -171,7 +182,18 @@ func runProjectServe(ctx context.Context, g *globals, h *project.Home, p *projec
 		return err
 	}
 	defer dr.wait()
-	if err := writeJSON(g.stdout, map[string]any{"listen": m.Addr().String(), "port": port, "device": hex.EncodeToString(id.Public().(ed25519.PublicKey)), "project": p.Name}); err != nil {
+	ready := map[string]any{"listen": m.Addr().String(), "port": port, "device": hex.EncodeToString(id.Public().(ed25519.PublicKey)), "project": p.Name}
+	webReady, stopWeb, err := serveWeb(mctx, a.http, p, x, id, sr, m.Addr().String(), a.log)
+	if err != nil {
+		cancel()
+		<-mdone
+		return err
+	}
+	defer stopWeb()
+	for k, v := range webReady {
+		ready[k] = v
+	}
+	if err := writeJSON(g.stdout, ready); err != nil {
 		return err
 	}
 	a.log.Info("serving", "project", p.Name, "listen", m.Addr().String(), "mdns", a.mdns)

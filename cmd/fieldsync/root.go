@@ -32,7 +32,7 @@ at its timeout.`,
 	projectFlags(root, g)
 	root.AddCommand(newCoreCmd(g), newDemoCmd(g), newInitCmd(g), newJoinCmd(g), newInviteCmd(g), newStatusCmd(g),
 		newObserveCmd(g), newShowCmd(g), newMediaCmd(g), newEditCmd(g), newDeleteCmd(g), newImportCmd(g), newListCmd(g),
-		newReindexCmd(g), newSyncCmd(g), newServeCmd(g), newExportCmd(g), newVerifyCmd(g), newAuditCmd(g))
+		newReindexCmd(g), newSyncCmd(g), newServeCmd(g), newExportCmd(g), newVerifyCmd(g), newAuditCmd(g), newWebCmd(g))
 	return root
 }
 
