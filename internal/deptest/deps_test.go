@@ -48,7 +48,8 @@ var rules = []struct {
 	{pkg: "export", may: []string{"geo", "hypercore", "observations/...", "internal/atomicfile"},
 		why: "reads through the domain and hypercore proofs; never writes a core"},
 	{pkg: "web", may: []string{"geo", "observations/...", "export", "internal/atomicfile"},
-		why: "the map page reads through the domain; never writes"},
+		why:   "the map page reads through the domain; never writes",
+		tests: []string{"hypercore"}},
 
 	{pkg: "cmd/...", may: []string{"*"}, why: "wires and prints"},
 	{pkg: "bench/...", may: []string{"*"}, why: "benchmark tools"},
