@@ -48,20 +48,20 @@ func newWorld(t *testing.T, extra []byte) *world {
 		t.Fatal(err)
 	}
 	in := append(fixtures.RiverBasin(), extra...)
-	if _, err := p.ImportFeatures(bytes.NewReader(in), "recorded", hypercore.SyncNone, nil); err != nil {
+	if _, err := p.ImportFeatures(bytes.NewReader(in), "recorded", hypercore.DurabilityOS, nil); err != nil {
 		t.Fatal(err)
 	}
 	photo := fixtures.Photos()["stumps.jpg"]
 	g, _ := geo.Parse([]byte(`{"type":"Point","coordinates":[-60.0,-3.1]}`))
 	o := &record.Observation{ID: project.NewID(), Created: project.Now(), Updated: project.Now(), Geometry: &g,
 		Tags: map[string]record.Tag{"category": record.String("illegal-logging"), "notes": record.String("Fresh stumps by the landing")}}
-	if _, err := p.Write(o, []project.File{{Name: "stumps.jpg", Data: photo}}, hypercore.SyncNone); err != nil {
+	if _, err := p.Write(o, []project.File{{Name: "stumps.jpg", Data: photo}}, hypercore.DurabilityOS); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.Edit(o.ID, func(o *record.Observation) error {
 		o.Tags["notes"] = record.String("Fresh stumps by the landing, 12 trees")
 		return nil
-	}, nil, hypercore.SyncNone); err != nil {
+	}, nil, hypercore.DurabilityOS); err != nil {
 		t.Fatal(err)
 	}
 	x, err := index.Open(p.IndexPath())
