@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fieldsync/fieldsync/dht/dhttest"
+	"github.com/fieldsync/fieldsync/internal/testutil"
 )
 
 func TestTopicIsKeyedAndStable(t *testing.T) {
@@ -26,9 +27,13 @@ func TestTopicIsKeyedAndStable(t *testing.T) {
 // ports through a private DHT on loopback; a device announcing another
 // project's topic is never reported.
 func TestPrivateDHTFindsPeers(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	boot := dhttest.Network(t, 5)
 	topic, other := Topic([32]byte{7}), Topic([32]byte{8})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Every Run this test starts has returned before the test ends.
+	var runs sync.WaitGroup
+	defer runs.Wait()
 	defer cancel()
 	type found struct {
 		mu    sync.Mutex
@@ -43,7 +48,7 @@ func TestPrivateDHTFindsPeers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		go n.Run(ctx)
+		runs.Go(func() { n.Run(ctx) })
 		return n, f
 	}
 	_, fa := node(7001, topic)

@@ -10,6 +10,9 @@
 // them. Announcing reveals this device's IP address to the world: it is
 // off unless the user asks.
 //
+// Lifecycle: Node.Run starts no goroutine of its own; it returns when ctx
+// ends, after closing the anacrolix server (which stops its goroutines).
+//
 // It imports nothing from fieldsync; it must never import project,
 // projectsync, index, export, lansync or cmd.
 package dht

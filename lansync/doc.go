@@ -9,6 +9,10 @@
 // projects or observations: the handler decides whether a peer is a
 // member.
 //
+// Lifecycle: Manager.Run owns every goroutine it starts (listener,
+// dialers, handlers, mDNS) in one WaitGroup and returns only after they
+// have exited; AddPeer outside Run does nothing.
+//
 // It may import hypercore/secretstream; never project, projectsync,
 // index, dht, export or cmd.
 package lansync

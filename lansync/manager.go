@@ -64,10 +64,14 @@ type Manager struct {
 	instance string
 
 	mu     sync.Mutex
-	runCtx context.Context  // set by Run
+	runCtx context.Context  // set while Run runs (nil before and after)
 	conns  map[string]*conn // by remote key
 	addrs  map[string]bool  // addresses dialled or being dialled
-	wg     sync.WaitGroup
+	// wg counts every goroutine Run starts, directly or through dial and
+	// accept; Run returns only after wg.Wait. A goroutine is added to it
+	// only under mu while runCtx is set, so none is added once Run has
+	// begun to wait.
+	wg sync.WaitGroup
 }
 
 type conn struct {
@@ -101,27 +105,27 @@ func (m *Manager) Connected() int {
 }
 
 // AddPeer dials addr (any address: found by the DHT, say), as Peers are,
-// once Run has started; again after failures with backoff.
+// while Run runs; again after failures with backoff. Before Run starts
+// and after it returned, it does nothing.
 func (m *Manager) AddPeer(addr string) {
-	m.mu.Lock()
-	ctx := m.runCtx
-	m.mu.Unlock()
-	if ctx != nil {
-		m.dial(ctx, addr, true)
-	}
+	m.dial(addr, true)
 }
 
 // Run listens, advertises, browses and dials until ctx ends, then closes
-// every connection and waits for their handlers.
+// every connection and returns once every goroutine it started (listener,
+// dialers, handlers, mDNS) has exited.
 func (m *Manager) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer func() {
-		cancel()
-		m.wg.Wait()
-	}()
 	m.mu.Lock()
 	m.runCtx = ctx
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.runCtx = nil // no dial starts from now on
+		m.mu.Unlock()
+		cancel()
+		m.wg.Wait()
+	}()
 	if m.cfg.Listen != "" {
 		var lc net.ListenConfig
 		ln, err := lc.Listen(ctx, "tcp", m.cfg.Listen)
@@ -149,7 +153,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 	}
 	for _, a := range m.cfg.Peers {
-		m.dial(ctx, a, true)
+		m.dial(a, true)
 	}
 	<-ctx.Done()
 	return nil
@@ -185,16 +189,19 @@ func (m *Manager) streamConfig() secretstream.Config {
 }
 
 // dial connects to addr (once at a time), again after failures with
-// backoff, and again after the connection ends when Redial is set.
-func (m *Manager) dial(ctx context.Context, addr string, named bool) {
+// backoff, and again after the connection ends when Redial is set. It
+// does nothing unless Run is running; the dialer is one of Run's
+// goroutines.
+func (m *Manager) dial(addr string, named bool) {
 	m.mu.Lock()
-	if m.addrs[addr] {
+	ctx := m.runCtx
+	if ctx == nil || m.addrs[addr] {
 		m.mu.Unlock()
 		return
 	}
 	m.addrs[addr] = true
-	m.mu.Unlock()
 	m.wg.Add(1)
+	m.mu.Unlock()
 	go func() {
 		defer m.wg.Done()
 		defer func() {
@@ -354,7 +361,7 @@ func (m *Manager) mdns(ctx context.Context) error {
 				if !dialable(ip) {
 					continue
 				}
-				m.dial(ctx, net.JoinHostPort(ip.String(), strconv.Itoa(e.Port)), false)
+				m.dial(net.JoinHostPort(ip.String(), strconv.Itoa(e.Port)), false)
 				break
 			}
 		}

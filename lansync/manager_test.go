@@ -4,17 +4,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore/secretstream"
+	"github.com/fieldsync/fieldsync/internal/testutil"
 )
 
 // TestOneConnectionPerPair: two devices that dial each other at once end
 // with one connection, the one dialled by the smaller device key, on both
 // sides; the duplicate is closed, not redialled in a storm.
 func TestOneConnectionPerPair(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	type side struct {
@@ -41,8 +44,12 @@ func TestOneConnectionPerPair(t *testing.T) {
 		return s
 	}
 	a, b := mk(), mk()
+	// The test owns both Runs: they have returned before it ends.
+	var runs sync.WaitGroup
+	defer runs.Wait()
+	defer cancel()
 	for _, s := range []*side{a, b} {
-		go s.m.Run(ctx)
+		runs.Go(func() { s.m.Run(ctx) })
 		<-s.m.Ready()
 	}
 	// Each names the other: both dial at once.
@@ -83,5 +90,41 @@ func TestOneConnectionPerPair(t *testing.T) {
 			}
 		}
 		s.mu.Unlock()
+	}
+}
+
+// TestAddPeerAfterRunStartsNothing: AddPeer before Run and after Run has
+// returned starts no goroutine (nothing would wait for it), and Run
+// returns only once its dialers and handlers have exited.
+func TestAddPeerAfterRunStartsNothing(t *testing.T) {
+	testutil.CheckGoroutines(t)
+	_, priv, _ := ed25519.GenerateKey(nil)
+	m := New(Config{Identity: priv, Listen: "127.0.0.1:0", Handler: func(ctx context.Context, s *secretstream.Stream) error {
+		<-ctx.Done()
+		return nil
+	}})
+	m.AddPeer("127.0.0.1:9") // before Run: ignored
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	<-m.Ready()
+	// A dialer that keeps retrying an address where nothing listens.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	m.AddPeer(dead)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	m.AddPeer(dead) // after Run: ignored
+	m.mu.Lock()
+	n := len(m.addrs)
+	m.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d dialers still registered after Run returned", n)
 	}
 }

@@ -18,8 +18,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Network starts n DHT nodes on 127.0.0.1 (closed when the test ends) and
-// returns their addresses, to give as bootstrap nodes.
+// Network starts n DHT nodes on 127.0.0.1 and returns their addresses, to
+// give as bootstrap nodes. When the test ends the nodes are closed and the
+// goroutines started here have exited.
 func Network(t testing.TB, n int) []string {
 	t.Helper()
 	var conns []net.PacketConn
@@ -54,8 +55,11 @@ func Network(t testing.TB, n int) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(s.Close)
-		go s.Bootstrap()
+		// The bootstrap goroutine is owned here: the cleanup closes the
+		// node, which ends the bootstrap, and waits for it.
+		var wg sync.WaitGroup
+		t.Cleanup(func() { s.Close(); wg.Wait() })
+		wg.Go(func() { s.Bootstrap() })
 	}
 	return addrs
 }

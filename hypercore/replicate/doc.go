@@ -17,6 +17,11 @@
 // its core (hypercore.Core.Contiguous); an interrupted download resumes
 // from there.
 //
+// Lifecycle: Peer.Run owns every goroutine it starts (the writer, the
+// reader, the hash workers and each replica's storage goroutine) in one
+// WaitGroup, and returns only after all of them have exited; once Run has
+// returned nothing writes to a core or to the connection.
+//
 // This package knows nothing of observations, projects or discovery; it
 // must never import fieldsync's higher layers (observation, index, export,
 // lansync, dht, cmd).

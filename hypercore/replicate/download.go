@@ -387,12 +387,14 @@ func (r *Replication) flushPuts() error {
 	}
 	if r.storeCh == nil {
 		r.storeCh = make(chan *storeBatch, maxStoreBatches)
-		go func(core *hypercore.Core, q <-chan *storeBatch) {
+		core, q := r.core, r.storeCh
+		// Owned by the peer's Run, which waits for it after stopStorage.
+		r.p.wg.Go(func() {
 			for b := range q {
 				b.done <- core.PutBlocks(b.proofs)
 				r.p.wake()
 			}
-		}(r.core, r.storeCh)
+		})
 	}
 	b := &storeBatch{proofs: r.puts, nodes: r.overlay, done: make(chan error, 1)}
 	r.puts, r.putBytes = nil, 0

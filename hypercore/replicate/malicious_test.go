@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 	"github.com/fieldsync/fieldsync/hypercore/protomux"
 	"github.com/fieldsync/fieldsync/hypercore/secretstream"
 	"github.com/fieldsync/fieldsync/hypercore/wire"
@@ -198,6 +199,7 @@ type rawMessage struct {
 }
 
 func TestMaliciousPeers(t *testing.T) {
+	hypercoretest.CheckGoroutines(t)
 	for _, a := range attacks() {
 		t.Run(a.name, func(t *testing.T) {
 			// The writer: 64 blocks. The reader holds all 64 signed but only
@@ -339,6 +341,7 @@ func evilPeer(t *testing.T, ctx context.Context, s *secretstream.Stream, raw net
 // TestPeerThatStopsReading: a peer that asks for a lot and never reads
 // the answers is dropped after the write timeout; the server's Run ends.
 func TestPeerThatStopsReading(t *testing.T) {
+	hypercoretest.CheckGoroutines(t)
 	w := makeWriter(t, 400, 64<<10, false)
 	cs, ss := connect(t)
 	srv := NewPeer(ss, Options{WriteTimeout: 300 * time.Millisecond})
@@ -407,6 +410,7 @@ func heapPeak(stop <-chan struct{}) <-chan uint64 {
 // a time as the send queue drains (never, here), so memory stays near
 // MaxQueued instead of 1.5 GiB.
 func TestRequestFloodMemoryBounded(t *testing.T) {
+	hypercoretest.CheckGoroutines(t)
 	w := makeWriter(t, 4, 1<<20, false)
 	cs, ss := connect(t)
 	srv := NewPeer(ss, Options{WriteTimeout: 3 * time.Second})
@@ -451,6 +455,7 @@ func TestRequestFloodMemoryBounded(t *testing.T) {
 // the first answer is bounded: the peer is dropped long before the request
 // timeout, and memory stays bounded.
 func TestOutOfOrderAnswersBounded(t *testing.T) {
+	hypercoretest.CheckGoroutines(t)
 	w := makeWriter(t, 600, 100, false)
 	dir := filepath.Join(t.TempDir(), "r")
 	res := replicate(t, w, nil, dir, CoreConfig{End: 1})

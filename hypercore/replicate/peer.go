@@ -116,6 +116,9 @@ type Peer struct {
 	busy    bool // the last frame has messages not yet handled
 	w       *writer
 	hashq   chan *request // big blocks to hash ahead of verification
+	// wg counts every goroutine Run starts (writer, reader, hash workers,
+	// storage): Run returns only after wg.Wait.
+	wg sync.WaitGroup
 }
 
 // NewPeer returns a Peer for an established secret stream.
@@ -188,15 +191,20 @@ func (p *Peer) logf(format string, args ...any) {
 
 // Run replicates until ctx ends, Close is called, the remote closes the
 // connection (nil), or something fails. On return the connection is
-// closed, and every Replication that did not finish holds the error.
+// closed, every Replication that did not finish holds the error, and
+// every goroutine Run started (writer, reader, hash workers, storage) has
+// exited. Run may be called once.
 func (p *Peer) Run(ctx context.Context) (err error) {
 	p.w = newWriter(p.s, p.opts.WriteTimeout)
-	go p.w.run()
+	// The last deferred call, so it runs after everything that stops the
+	// goroutines (closing the stream, the writer, the queues).
+	defer p.wg.Wait()
+	p.wg.Go(p.w.run)
 	// Two frames read ahead at most: a frame is up to MaxMessageSize.
 	in := make(chan []byte, 2)
 	rdErr := make(chan error, 1)
 	stop := make(chan struct{})
-	go func() {
+	p.wg.Go(func() {
 		for {
 			if p.opts.IdleTimeout > 0 {
 				p.s.SetReadDeadline(time.Now().Add(p.opts.IdleTimeout))
@@ -212,7 +220,7 @@ func (p *Peer) Run(ctx context.Context) (err error) {
 				return
 			}
 		}
-	}()
+	})
 	defer func() {
 		close(stop)
 		p.s.Close()
@@ -243,12 +251,13 @@ func (p *Peer) Run(ctx context.Context) (err error) {
 	p.hashq = make(chan *request, 64)
 	defer close(p.hashq)
 	for range runtime.GOMAXPROCS(0) {
-		go func(q <-chan *request) {
+		q := p.hashq
+		p.wg.Go(func() {
 			for req := range q {
 				req.data.Block.Prehash()
 				close(req.hashed)
 			}
-		}(p.hashq)
+		})
 	}
 	p.mux.Pair(wire.Protocol, nil)
 	p.mux.Pair(wire.ProtocolAlias, nil)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 	"github.com/fieldsync/fieldsync/hypercore/secretstream"
 )
 
@@ -162,6 +163,7 @@ func sameBlocks(t testing.TB, a, b *hypercore.Core, n uint64) {
 }
 
 func TestDownloadWholeCore(t *testing.T) {
+	hypercoretest.CheckGoroutines(t)
 	for _, tc := range []struct {
 		n, size int
 		compat  bool
@@ -204,6 +206,7 @@ func TestDownloadWholeCore(t *testing.T) {
 }
 
 func TestResumeFetchesOnlyMissing(t *testing.T) {
+	hypercoretest.CheckGoroutines(t)
 	src := makeWriter(t, 1000, 1024, false)
 	dir := filepath.Join(t.TempDir(), "r")
 	res := replicate(t, src, nil, dir, CoreConfig{End: 300})
@@ -237,6 +240,7 @@ func TestResumeFetchesOnlyMissing(t *testing.T) {
 // in both directions at once (each side writes one core and reads the
 // other side's), and a core only one side has is refused, not fatal.
 func TestManyCoresOneConnection(t *testing.T) {
+	hypercoretest.CheckGoroutines(t)
 	a1 := makeWriterSeed(t, 300, 1000, 1)
 	a2 := makeWriterSeed(t, 20, 70000, 2)
 	b1 := makeWriterSeed(t, 150, 10, 3)
@@ -318,6 +322,7 @@ func makeWriterSeed(t testing.TB, n, size int, seed byte) *hypercore.Core {
 // TestLiveAppendsReachConnectedPeer: appends made while connected reach
 // the reader over the same connection, each announced length in turn.
 func TestLiveAppendsReachConnectedPeer(t *testing.T) {
+	hypercoretest.CheckGoroutines(t)
 	src := makeWriterSeed(t, 3, 100, 5)
 	cs, ss := connect(t)
 	up, down := NewPeer(ss, Options{Poll: 10 * time.Millisecond}), NewPeer(cs, Options{})
@@ -372,6 +377,7 @@ func TestLiveAppendsReachConnectedPeer(t *testing.T) {
 // replicates, and a replica holding all bytes but not the trailing empty
 // blocks reopens and resumes.
 func TestEmptyBlocksReplicate(t *testing.T) {
+	hypercoretest.CheckGoroutines(t)
 	src, err := hypercore.Create(filepath.Join(t.TempDir(), "w"), hypercore.CreateOptions{Seed: bytes.Repeat([]byte{9}, 32), Durability: hypercore.DurabilityOS})
 	if err != nil {
 		t.Fatal(err)
@@ -409,6 +415,7 @@ func TestEmptyBlocksReplicate(t *testing.T) {
 // before it and, once the server has nothing more to give, ends with an
 // error naming the stall instead of waiting forever.
 func TestRottenBlockOnServer(t *testing.T) {
+	hypercoretest.CheckGoroutines(t)
 	src := makeWriterSeed(t, 40, 100, 6)
 	f, err := os.OpenFile(filepath.Join(src.Dir(), "data"), os.O_RDWR, 0)
 	if err != nil {
@@ -454,6 +461,7 @@ func TestRottenBlockOnServer(t *testing.T) {
 // other). With a Gate they take turns and the copy ends whole and
 // verified; both peers' lengths are reached.
 func TestGateSharesOneCopyAcrossPeers(t *testing.T) {
+	hypercoretest.CheckGoroutines(t)
 	w := makeWriter(t, 3000, 700, false)
 	// The second server holds the first 1,800 blocks only (a replica).
 	res := replicate(t, w, nil, filepath.Join(t.TempDir(), "partial"), CoreConfig{End: 1800})
@@ -549,6 +557,7 @@ func TestGateSharesOneCopyAcrossPeers(t *testing.T) {
 // (it learns of it on another channel); with HoldUnknownCores the open
 // waits and pairs then, without it the open is refused.
 func TestHoldUnknownCores(t *testing.T) {
+	hypercoretest.CheckGoroutines(t)
 	for _, hold := range []bool{true, false} {
 		w := makeWriter(t, 50, 100, false)
 		cs, ss := connect(t)

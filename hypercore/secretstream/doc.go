@@ -38,6 +38,9 @@
 // pattern and pre-made handshakes of HyperDHT, and the unordered UDP send()
 // messages of UDX transports.
 //
+// A Stream made with Config.KeepAlive owns one goroutine, which Close
+// waits for; without it a Stream starts none.
+//
 // Like package hypercore, this package is a library another Go program can
 // use alone: it imports nothing from fieldsync (never observations, export or
 // cmd), only the standard library, golang.org/x/crypto, github.com/flynn/noise

@@ -71,7 +71,7 @@ type Config struct {
 	// KeepAlive, when positive, makes the stream send an empty message
 	// (which receivers drop) whenever nothing was written for that long, as
 	// hypercore does every 5 s so that peers with an idle timeout keep the
-	// connection.
+	// connection. It runs on a goroutine the Stream owns until Close.
 	KeepAlive time.Duration
 
 	// rand, tests only: the source of the ephemeral key seed (32 bytes) and
@@ -104,6 +104,7 @@ type Stream struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	loops     sync.WaitGroup // the keep-alive goroutine; Close waits for it
 }
 
 // Client runs the handshake as the initiator (the dialing side) over conn
@@ -201,7 +202,7 @@ func start(ctx context.Context, conn net.Conn, cfg Config, initiator bool) (*Str
 	}
 	s.lastWrite = time.Now()
 	if cfg.KeepAlive > 0 {
-		go s.keepAlive(cfg.KeepAlive)
+		s.loops.Go(func() { s.keepAlive(cfg.KeepAlive) })
 	}
 	return s, nil
 }
@@ -523,13 +524,16 @@ func (s *Stream) LocalAddr() net.Addr  { return s.conn.LocalAddr() }
 func (s *Stream) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
 
 // Close closes the connection; pending and later reads and writes fail.
-// Only the first call closes; later calls return nil.
+// Only the first call closes; later calls return nil. Every call returns
+// only after the stream's keep-alive goroutine (Config.KeepAlive) has
+// exited: a Stream owns no goroutine once closed.
 func (s *Stream) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		err = s.conn.Close()
 	})
+	s.loops.Wait()
 	return err
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/hypercore/replicate"
 	"github.com/fieldsync/fieldsync/hypercore/secretstream"
+	"github.com/fieldsync/fieldsync/internal/testutil"
 	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/fieldsync/fieldsync/observations/record"
 )
@@ -159,6 +160,7 @@ func sameLengths(t *testing.T, a, b map[[32]byte]uint64) {
 }
 
 func TestTwoThenThreeDevicesConverge(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	a := newDevice(t, "a", nil)
 	b := newDevice(t, "b", a.p)
 	c := newDevice(t, "c", a.p)
@@ -194,6 +196,7 @@ func TestTwoThenThreeDevicesConverge(t *testing.T) {
 }
 
 func TestNoMediaLeavesMedia(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	a := newDevice(t, "a", nil)
 	b := newDevice(t, "b", a.p)
 	a.observe(t, 5, make([]byte, 200000))
@@ -210,6 +213,7 @@ func TestNoMediaLeavesMedia(t *testing.T) {
 }
 
 func TestOtherProjectLearnsNothing(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	a := newDevice(t, "a", nil)
 	a.observe(t, 20, nil)
 	stranger := newDevice(t, "x", nil) // its own project of the same name
@@ -225,6 +229,7 @@ func TestOtherProjectLearnsNothing(t *testing.T) {
 }
 
 func TestListCodec(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	list := []CoreState{{Key: [32]byte{1}, Kind: KindMedia, Length: 1 << 40}, {Key: [32]byte{2}}}
 	got, err := decodeList(encodeList(list))
 	if err != nil || !equalLists(got, list) {
@@ -245,6 +250,7 @@ func TestListCodec(t *testing.T) {
 // right id (echoing ours) but a capability it cannot make is dropped, and
 // learns no core key.
 func TestForgedCapability(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	a := newDevice(t, "a", nil)
 	a.observe(t, 20, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -295,6 +301,7 @@ func FuzzDecodeList(f *testing.F) {
 // TestPeerClosingEarlyIsIncomplete: a member that closes the connection
 // gracefully before the sync is complete does not make it look complete.
 func TestPeerClosingEarlyIsIncomplete(t *testing.T) {
+	testutil.CheckGoroutines(t)
 	a := newDevice(t, "a", nil)
 	b := newDevice(t, "b", a.p)
 	a.observe(t, 50, nil)
