@@ -130,7 +130,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 	var peers []string
 	var timeout time.Duration
 	var noMDNS, noMedia, asJSON bool
-	var listen, durability string
+	var listen, durability, via string
 	var df dhtFlags
 	c := &cobra.Command{
 		Use:   "sync",
@@ -151,6 +151,9 @@ Exit codes: 0 complete, 3 no peer of this project found, 4 incomplete at
   fieldsync sync --timeout 5m --no-media --json`,
 		Args: nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if via != "" {
+				return syncVia(cmd, g, via, noMedia, asJSON, durability)
+			}
 			if timeout <= 0 {
 				return usageErr("--timeout must be positive")
 			}
@@ -191,6 +194,7 @@ Exit codes: 0 complete, 3 no peer of this project found, 4 incomplete at
 	c.Flags().StringVar(&listen, "listen", "", "also accept connections on this address (default with mDNS or --dht: 0.0.0.0:0)")
 	df.add(c)
 	durabilityFlag(c, &durability)
+	viaFlag(c, &via)
 	return c
 }
 
