@@ -34,7 +34,7 @@ func viaConflicts(c *cobra.Command) error {
 }
 
 // runSyncVia exchanges everything with the sync folder in dir.
-func runSyncVia(ctx context.Context, g *globals, p *project.Project, dir string, noMedia, asJSON bool, mode hypercore.SyncMode, limit int64) error {
+func runSyncVia(ctx context.Context, g *globals, p *project.Project, dir string, noMedia, asJSON bool, mode hypercore.Durability, limit int64) error {
 	start := time.Now()
 	before := indexedCount(p)
 	res, err := usbsync.Sync(ctx, p, dir, usbsync.Options{NoMedia: noMedia, Durability: mode, SegmentLimit: limit, Step: crashStep()})

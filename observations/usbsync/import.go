@@ -194,7 +194,7 @@ func (s *syncer) createReplica(key [32]byte, m *hypercore.Manifest, kind byte) (
 	c, err := hypercore.CreateReplica(dir, key, m, s.opts.Durability)
 	if errors.Is(err, os.ErrExist) || errors.Is(err, hypercore.ErrBadInput) {
 		// A directory an interrupted attempt left: open what it holds.
-		c, err = hypercore.Open(dir, hypercore.OpenOptions{Sync: s.opts.Durability})
+		c, err = hypercore.Open(dir, hypercore.OpenOptions{Durability: s.opts.Durability})
 	}
 	if err != nil {
 		if errors.Is(err, hypercore.ErrLocked) {

@@ -55,7 +55,7 @@ type Options struct {
 	// if 0).
 	SegmentLimit int64
 	// Durability of the blocks stored in the project.
-	Durability hypercore.SyncMode
+	Durability hypercore.Durability
 	// Step, if set, is called after each write to the project or the
 	// folder (crash tests stop the process there).
 	Step func()
@@ -187,7 +187,7 @@ func (s *syncer) open() error {
 	own := map[[32]byte]byte{s.p.OwnCoreKey(project.CoreData): KindData, s.p.OwnCoreKey(project.CoreMedia): KindMedia}
 	for key, dir := range dirs {
 		kind, isOwn := own[key]
-		c, err := hypercore.Open(dir, hypercore.OpenOptions{ReadOnly: isOwn, Sync: s.opts.Durability})
+		c, err := hypercore.Open(dir, hypercore.OpenOptions{ReadOnly: isOwn, Durability: s.opts.Durability})
 		if err != nil {
 			s.close()
 			if errors.Is(err, hypercore.ErrLocked) {

@@ -50,7 +50,7 @@ func (d *device) observe(t *testing.T, n int, photo []byte) {
 		if photo != nil {
 			files = []project.File{{Name: fmt.Sprintf("p%d.jpg", i), Type: "image/jpeg", Data: photo}}
 		}
-		if _, err := d.p.Write(o, files, hypercore.SyncNone); err != nil {
+		if _, err := d.p.Write(o, files, hypercore.DurabilityOS); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,7 +133,7 @@ func TestRoundTrip(t *testing.T) {
 	a := newDevice(t, "office", "river", nil)
 	b := newDevice(t, "village", "river", a.p)
 	a.observe(t, 30, photo(150<<10))
-	opts := Options{SegmentLimit: 256 << 10, Durability: hypercore.SyncNone}
+	opts := Options{SegmentLimit: 256 << 10, Durability: hypercore.DurabilityOS}
 	r := mustSync(t, a, stick, opts)
 	if !r.Created || r.BlocksOut == 0 || r.BlocksIn != 0 {
 		t.Fatalf("first sync: %+v", r)
