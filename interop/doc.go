@@ -18,6 +18,13 @@
 // jsharness_test.go and jsref/README.md). Without node and npm the JS checks
 // skip loudly, or fail when the CI environment variable is set.
 //
+// hyperbee_test.go checks hypercore/hyperbee and hypercore/hyperblobs
+// against the JS modules CoMapeo runs (jsbee/: hyperdrive 11.5.3, hyperbee
+// 2.27.3, hyperblobs 2.3.0, hypercore 10.19.0): a bee of 10,000 keys and a
+// drive of 50 MB each way, Go reading what JS wrote and JS reading what Go
+// wrote, and Go's blocks equal to JS's for the same writes. These call the
+// Go packages directly, not the binary.
+//
 // The tests import package hypercore (to read a core's manifest) and
 // hypercore/secretstream (to speak to the JS secret-stream), and run
 // only the fieldsync binary; they use nothing else from fieldsync, so they

@@ -52,6 +52,11 @@ type jsEnv struct {
 // prepareJS finds node and npm, installs the harness into the cache when
 // needed, and sets up scriptDir. The error says what is missing.
 func prepareJS(scriptDir string) (*jsEnv, error) {
+	return prepareJSFrom(jsrefSrc, scriptDir)
+}
+
+// prepareJSFrom is prepareJS for the harness in directory src (jsref, jsbee).
+func prepareJSFrom(src, scriptDir string) (*jsEnv, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return nil, errors.New("`node` not found in PATH: install Node.js >= 20 with npm")
@@ -73,7 +78,7 @@ func prepareJS(scriptDir string) (*jsEnv, error) {
 		return nil, fmt.Errorf("node %s is too old: need Node.js >= %d", version, minNodeMajor)
 	}
 
-	lock, err := os.ReadFile(filepath.Join(jsrefSrc, "package-lock.json"))
+	lock, err := os.ReadFile(filepath.Join(src, "package-lock.json"))
 	if err != nil {
 		return nil, fmt.Errorf("read the harness lock file: %v", err)
 	}
@@ -86,21 +91,21 @@ func prepareJS(scriptDir string) (*jsEnv, error) {
 		}
 		base = filepath.Join(uc, "fieldsync")
 	}
-	name := "jsref-" + hex.EncodeToString(sum[:8])
+	name := filepath.Base(src) + "-" + hex.EncodeToString(sum[:8])
 	cacheDir := filepath.Join(base, name)
-	if err := installJS(npm, cacheDir, filepath.Join(base, name+".lock"), sum); err != nil {
+	if err := installJS(npm, src, cacheDir, filepath.Join(base, name+".lock"), sum); err != nil {
 		return nil, err
 	}
 
 	if err := os.MkdirAll(scriptDir, 0o755); err != nil {
 		return nil, err
 	}
-	scripts, err := filepath.Glob(filepath.Join(jsrefSrc, "*.mjs"))
+	scripts, err := filepath.Glob(filepath.Join(src, "*.mjs"))
 	if err != nil || len(scripts) == 0 {
-		return nil, fmt.Errorf("no scripts in %s", jsrefSrc)
+		return nil, fmt.Errorf("no scripts in %s", src)
 	}
-	for _, src := range append(scripts, filepath.Join(jsrefSrc, "package.json")) {
-		if err := copyFile(src, filepath.Join(scriptDir, filepath.Base(src))); err != nil {
+	for _, s := range append(scripts, filepath.Join(src, "package.json")) {
+		if err := copyFile(s, filepath.Join(scriptDir, filepath.Base(s))); err != nil {
 			return nil, err
 		}
 	}
@@ -110,8 +115,8 @@ func prepareJS(scriptDir string) (*jsEnv, error) {
 	return &jsEnv{node: node, nodeVersion: version, cacheDir: cacheDir, scriptDir: scriptDir}, nil
 }
 
-// installJS makes cacheDir hold a complete `npm ci` of jsref's lock file.
-func installJS(npm, cacheDir, lockPath string, sum [32]byte) error {
+// installJS makes cacheDir hold a complete `npm ci` of src's lock file.
+func installJS(npm, src, cacheDir, lockPath string, sum [32]byte) error {
 	if err := os.MkdirAll(filepath.Dir(cacheDir), 0o755); err != nil {
 		return fmt.Errorf("JS harness cache: %v", err)
 	}
@@ -135,7 +140,7 @@ func installJS(npm, cacheDir, lockPath string, sum [32]byte) error {
 		return fmt.Errorf("JS harness cache: %v", err)
 	}
 	for _, f := range strings.Fields(installedFiles) {
-		if err := copyFile(filepath.Join(jsrefSrc, f), filepath.Join(cacheDir, f)); err != nil {
+		if err := copyFile(filepath.Join(src, f), filepath.Join(cacheDir, f)); err != nil {
 			return err
 		}
 	}

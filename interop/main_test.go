@@ -18,6 +18,7 @@ import (
 // Set once by TestMain, read-only afterwards.
 var (
 	fieldsyncBin string // the fieldsync binary built for this run
+	runRoot      string // this run's temp directory, removed at the end
 	js           *jsEnv // the JS harness, nil when unavailable
 	jsErr        error  // why js is nil
 )
@@ -37,6 +38,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(root)
+	runRoot = root
 
 	start := time.Now()
 	fieldsyncBin = filepath.Join(root, "fieldsync"+exeSuffix())
