@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,8 +15,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Durability says when appends reach the disk. (Not "sync": in this
@@ -138,9 +135,9 @@ func buildDir(dir string, write func(tmp string) error) error {
 	if err := write(tmp); err != nil {
 		return err
 	}
-	// rename(2) replaces an empty directory, and fails on a non-empty one
-	// (someone filled dir since we looked).
-	if err := os.Rename(tmp, dir); err != nil {
+	// An empty directory at dir is replaced, a non-empty one (someone
+	// filled dir since we looked) is not.
+	if err := renameDir(tmp, dir); err != nil {
 		return err
 	}
 	return syncDir(parent)
@@ -258,12 +255,20 @@ func (c *Core) openFiles() error {
 	return nil
 }
 
-func (c *Core) closeFiles() {
+func (c *Core) closeFiles() error {
+	var errs []error
 	for _, f := range []*os.File{c.data, c.tree, c.headF, c.lock} {
-		if f != nil {
-			f.Close()
+		if f == nil {
+			continue
+		}
+		if f == c.lock {
+			unlock(f) // closing releases it too; this only makes it prompt
+		}
+		if err := f.Close(); err != nil {
+			errs = append(errs, err)
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // loadHead picks the newest head slot that passes every check.
@@ -711,11 +716,11 @@ func (c *Core) commit(next headState, roots []Node, flushData bool) error {
 		return errorf(ErrBadInput, "signature of %d bytes is too large", len(sig))
 	}
 	if c.durability == DurabilityFsync && flushData {
-		if err := fdatasync(c.data); err != nil {
+		if err := syncData(c.data); err != nil {
 			c.broken = err
 			return fmt.Errorf("flush data: %w", err)
 		}
-		if err := fdatasync(c.tree); err != nil {
+		if err := syncData(c.tree); err != nil {
 			c.broken = err
 			return fmt.Errorf("flush tree: %w", err)
 		}
@@ -743,7 +748,7 @@ func (c *Core) writeHead(next headState, roots []Node) error {
 				c.broken = err
 				return fmt.Errorf("write head: %w", err)
 			}
-			if err := fdatasync(c.headF); err != nil {
+			if err := syncData(c.headF); err != nil {
 				c.broken = err
 				return fmt.Errorf("flush head: %w", err)
 			}
@@ -809,46 +814,10 @@ func (c *Core) hashAndWrite(blocks [][]byte, at uint64) ([]Hash, []uint32, error
 	return out, crcs, errors.Join(errs...)
 }
 
-// writeData writes blocks back to back at offset at, with one pwritev per
-// up to 1024 blocks (no copy into a staging buffer).
+// writeData writes blocks back to back at offset at (pwritev on Linux,
+// staged positioned writes elsewhere: see writeBlocksAt).
 func (c *Core) writeData(blocks [][]byte, at uint64) error {
-	fd := int(c.data.Fd())
-	for len(blocks) > 0 {
-		n := min(len(blocks), 1024)
-		iov := blocks[:n]
-		want := totalLen(iov)
-		done := 0
-		for done < want {
-			w, err := unix.Pwritev(fd, iov, int64(at)+int64(done))
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if w == 0 {
-				return io.ErrShortWrite
-			}
-			done += w
-			iov = skipBytes(iov, w)
-		}
-		at += uint64(want)
-		blocks = blocks[n:]
-	}
-	return nil
-}
-
-// skipBytes drops the first n bytes of a list of buffers.
-func skipBytes(bufs [][]byte, n int) [][]byte {
-	for n > 0 && len(bufs) > 0 {
-		if n < len(bufs[0]) {
-			rest := append([][]byte{bufs[0][n:]}, bufs[1:]...)
-			return rest
-		}
-		n -= len(bufs[0])
-		bufs = bufs[1:]
-	}
-	return bufs
+	return writeBlocksAt(c.data, blocks, int64(at))
 }
 
 func totalLen(blocks [][]byte) int {
@@ -930,15 +899,7 @@ func (c *Core) Close() error {
 	c.mu.Unlock()
 	c.files.Lock() // wait for reads in flight
 	defer c.files.Unlock()
-	var errs []error
-	for _, f := range []*os.File{c.data, c.tree, c.headF, c.lock} {
-		if f != nil {
-			if err := f.Close(); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
+	return c.closeFiles()
 }
 
 // blockForPeer reads block index for a proof sent to a peer. Its bytes are

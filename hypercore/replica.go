@@ -292,11 +292,11 @@ func (c *Core) flushData() error {
 	if c.durability != DurabilityFsync {
 		return nil
 	}
-	if err := fdatasync(c.data); err != nil {
+	if err := syncData(c.data); err != nil {
 		c.broken = err
 		return fmt.Errorf("flush data: %w", err)
 	}
-	if err := fdatasync(c.tree); err != nil {
+	if err := syncData(c.tree); err != nil {
 		c.broken = err
 		return fmt.Errorf("flush tree: %w", err)
 	}

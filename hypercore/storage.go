@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"golang.org/x/crypto/blake2b"
@@ -38,15 +37,16 @@ import (
 //	         have fields, have = length) are still read. The file is
 //	         made 8192 bytes long at create; the valid copy with the highest
 //	         seq is the head.
-//	lock     flock(2)ed by the one writer.
+//	lock     locked by the one writer (flock(2) on Unix, LockFileEx on
+//	         Windows).
 //
-// Write order of an append: data, tree, [fsync both], primary head, [fsync],
-// mirror head, [fsync]; the append is acknowledged after the mirror. A crash
+// Write order of an append: data, tree, [flush both], primary head,
+// [flush], mirror head, [flush] (flush: see syncData, per OS); the append is acknowledged after the mirror. A crash
 // before the primary is written leaves the old head in both copies (bytes
 // past it are ignored and later overwritten); a crash while writing one copy
 // leaves the other one valid, holding the old head (primary torn) or the new
 // one (mirror torn). So once an append is acknowledged, both copies hold it,
-// and one damaged copy, from any cause, cannot lose it. Without fsync
+// and one damaged copy, from any cause, cannot lose it. Without flushes
 // (DurabilityOS) both copies go out in one 8 KiB write, primary first, which a
 // killed process can only cut short, never reorder; a power cut may then
 // leave a head whose tree never reached the disk, and Open reports that as
@@ -122,7 +122,7 @@ func readHeader(dir string) (Hash, *Manifest, error) {
 }
 
 // writeFileAtomic writes b to dir/name through a temporary file, fsync and
-// rename, then fsyncs the directory.
+// rename, then flushes the directory.
 func writeFileAtomic(dir, name string, b []byte, perm os.FileMode) error {
 	tmp, err := os.CreateTemp(dir, "."+name+".tmp*")
 	if err != nil {
@@ -137,26 +137,31 @@ func writeFileAtomic(dir, name string, b []byte, perm os.FileMode) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := syncData(tmp); err != nil {
 		tmp.Close()
 		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+	if err := rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
 		return err
 	}
 	return syncDir(dir)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+// renameDir moves the directory oldpath to newpath, which must not exist
+// or be an empty directory. Neither os.Rename on Unix nor MoveFileEx on
+// Windows replaces a directory, so an empty one at newpath is removed
+// first; os.Remove refuses a non-empty one, so a directory someone filled
+// is never replaced.
+func renameDir(oldpath, newpath string) error {
+	if st, err := os.Lstat(newpath); err == nil && st.IsDir() {
+		if err := os.Remove(newpath); err != nil {
+			return err
+		}
 	}
-	defer d.Close()
-	return d.Sync()
+	return rename(oldpath, newpath)
 }
 
 // nodeRec is a tree record to write: the node, and for a leaf its byte
@@ -322,7 +327,11 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// lockDir takes the writer's exclusive lock on the core directory.
+// errLockBusy is tryLock's answer when another open file holds the lock.
+var errLockBusy = errors.New("lock busy")
+
+// lockDir takes the writer's exclusive lock on the core directory (flock on
+// Unix, LockFileEx on Windows; see lock_*.go).
 func lockDir(dir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -332,11 +341,11 @@ func lockDir(dir string) (*os.File, error) {
 	// another goroutine holds the descriptor until its exec closes it. So a
 	// busy lock is retried briefly before it counts as another writer.
 	for try := 0; ; try++ {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := tryLock(f)
 		if err == nil {
 			return f, nil
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		if !errors.Is(err, errLockBusy) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", dir, err)
 		}
@@ -345,15 +354,5 @@ func lockDir(dir string) (*os.File, error) {
 			return nil, fmt.Errorf("%s: %w", dir, ErrLocked)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// fdatasync flushes a file's data (and the size, which it needs).
-func fdatasync(f *os.File) error {
-	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if err != syscall.EINTR {
-			return err
-		}
 	}
 }
