@@ -22,6 +22,10 @@ const (
 	PropAttachments = "fieldsync:attachments" // attachment names
 	PropForked      = "fieldsync:forked"
 	PropDeleted     = "fieldsync:deleted"
+	// In evidence bundles only: the device that wrote the observation's
+	// first version, and how many versions the bundle holds.
+	PropOriginalAuthor = "fieldsync:originalAuthor"
+	PropVersions       = "fieldsync:versions"
 )
 
 // Record is one observation to export: its current version as stored.
@@ -30,6 +34,9 @@ type Record struct {
 	Author  string // device name ("" if unknown)
 	Forked  bool
 	Obs     *record.Observation
+	// Evidence bundles also show where the observation comes from.
+	OriginalAuthor string // the author of its first version ("": not shown)
+	Versions       int    // how many versions of it the bundle holds (0: not shown)
 }
 
 // Feature is the RFC 7946 Feature of a record: the observation id as the
@@ -99,6 +106,12 @@ func Properties(r *Record) map[string]any {
 	}
 	if o.Deleted {
 		props[PropDeleted] = true
+	}
+	if r.OriginalAuthor != "" {
+		props[PropOriginalAuthor] = r.OriginalAuthor
+	}
+	if r.Versions > 0 {
+		props[PropVersions] = r.Versions
 	}
 	return props
 }

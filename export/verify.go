@@ -1,8 +1,9 @@
 package export
 
 import (
-	"archive/zip"
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -12,8 +13,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"reflect"
+	"regexp"
 	"strings"
+	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/observations/record"
@@ -31,8 +34,8 @@ func (e *VerifyError) Error() string {
 	return e.File + ": " + e.Reason
 }
 
-// ErrNotBundle: the file is not a readable bundle (not a zip, too big,
-// a newer format); ErrTampered: a check failed.
+// ErrNotBundle: the file is not a readable bundle (not a zip or folder,
+// too big, a newer format); ErrTampered: a check failed.
 var (
 	ErrNotBundle = errors.New("not a fieldsync evidence bundle")
 	ErrTampered  = errors.New("verification failed")
@@ -42,365 +45,616 @@ func fail(file, format string, args ...any) error {
 	return fmt.Errorf("%w: %w", ErrTampered, &VerifyError{file, fmt.Sprintf(format, args...)})
 }
 
-// Author is a device that signed observations in a bundle.
+// Author is a device whose signed log a bundle holds.
 type Author struct {
 	Name         string `json:"name"`
 	Identity     string `json:"identity"`
 	Core         string `json:"core"`
-	Observations int    `json:"observations"`
+	Length       uint64 `json:"length"`       // blocks of its log in the bundle (the signed length)
+	Versions     int    `json:"versions"`     // observation versions in them
+	Observations int    `json:"observations"` // selected observations whose current version it wrote
 }
 
 // VerifyResult is what a bundle proved.
 type VerifyResult struct {
-	Format       string         `json:"format"`
-	Project      string         `json:"project"`
-	Created      string         `json:"created"`
-	Exporter     Exporter       `json:"exporter"`
-	Selection    map[string]any `json:"selection"`
-	Observations int            `json:"observations"`
-	Attachments  int            `json:"attachments"`
-	Authors      []Author       `json:"authors"`
-	Earliest     string         `json:"earliest,omitempty"`
-	Latest       string         `json:"latest,omitempty"`
+	Format    string `json:"format"`
+	Container string `json:"container"`
+	// Stated by the exporter and signed only by it.
+	Project string `json:"project"`
+	Created string `json:"created"`
+	// The exporter: its key signed the manifest, and its device record,
+	// signed by the same key, is block 0 of one of the logs.
+	Exporter     Exporter            `json:"exporter"`
+	Selection    Selection           `json:"selection"`
+	Observations int                 `json:"observations"`
+	Deleted      int                 `json:"deleted"`
+	Attachments  int                 `json:"attachments"`
+	Missing      []MissingAttachment `json:"missing"`
+	Authors      []Author            `json:"authors"`
+	Earliest     string              `json:"earliest,omitempty"`
+	Latest       string              `json:"latest,omitempty"`
+	Warnings     []string            `json:"warnings"`
 }
 
-// Limits of what Verify reads: a bundle beyond them is refused before
-// anything is decompressed (a zip bomb).
-const (
-	maxEntries    = 1 << 20
-	maxEntrySize  = 1 << 30
-	maxTotalSize  = 16 << 30
-	maxBombRatio  = 200 // uncompressed/compressed, for entries over 1 MiB
-	maxJSONFile   = 1 << 30
-	proofsDir     = "proofs/"
-	devicesDir    = "devices/"
-	mediaDir      = "media/"
-	manifestName  = "MANIFEST.json"
-	signatureName = "MANIFEST.sig"
-)
+// VerifyOptions change how a bundle's container is read.
+type VerifyOptions struct {
+	// LenientContainer accepts zip extra fields of any type, any
+	// directory entry, and skips files operating systems add
+	// (__MACOSX/, .DS_Store...). The evidence checks are the same.
+	LenientContainer bool
+}
 
-// Verify checks the bundle at path offline: every file's SHA-256 against
-// the manifest, the manifest's signature, every proof against its signed
-// root and author key, every feature against its signed block, every
-// device record, every attachment.
-func Verify(path string) (*VerifyResult, error) {
-	f, err := os.Open(path)
+// Verify checks the bundle at path (a zip, or a folder it was extracted
+// to) offline, as a stranger would: see VERIFY.md, which describes every
+// step. It stops at the first failure with an error wrapping ErrTampered
+// (naming the file and what is wrong) or ErrNotBundle, and stops when ctx
+// is cancelled.
+func Verify(ctx context.Context, path string, opt VerifyOptions) (*VerifyResult, error) {
+	// 1. The container: nothing outside the files.
+	c, err := openContainer(path, opt.LenientContainer)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	defer c.close()
+	// 2. The manifest and the exporter's signature.
+	m, err := readManifest(c)
 	if err != nil {
 		return nil, err
 	}
-	zr, err := zip.NewReader(f, st.Size())
+	// 3. Every file listed, none other, each with its SHA-256.
+	if err := checkFiles(ctx, c, m); err != nil {
+		return nil, err
+	}
+	// 4. The logs: every block, its tree hash, the signed head; the
+	// records they hold; the selection run again over them.
+	led, err := readLogs(ctx, c, m)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a zip file (%v)", ErrNotBundle, path, err)
+		return nil, err
 	}
-	if len(zr.File) > maxEntries {
-		return nil, fmt.Errorf("%w: %d entries", ErrNotBundle, len(zr.File))
+	// 5. The exporter is one of the devices.
+	if err := checkExporter(led, m); err != nil {
+		return nil, err
 	}
-	files := map[string]*zip.File{}
-	var total uint64
-	for _, zf := range zr.File {
-		if _, dup := files[zf.Name]; dup {
-			return nil, fail(zf.Name, "appears twice in the zip")
-		}
-		if zf.UncompressedSize64 > maxEntrySize {
-			return nil, fmt.Errorf("%w: %s would unpack to %d bytes (more than %d)", ErrNotBundle, zf.Name, zf.UncompressedSize64, uint64(maxEntrySize))
-		}
-		if zf.UncompressedSize64 > 1<<20 && zf.UncompressedSize64 > maxBombRatio*max(zf.CompressedSize64, 1) {
-			return nil, fmt.Errorf("%w: %s unpacks %d times its size: a zip bomb", ErrNotBundle, zf.Name, zf.UncompressedSize64/max(zf.CompressedSize64, 1))
-		}
-		total += zf.UncompressedSize64
-		files[zf.Name] = zf
+	// 6. What a reader sees, regenerated from the signed blocks.
+	res, err := regenerate(ctx, c, m, led)
+	if err != nil {
+		return nil, err
 	}
-	if total > maxTotalSize {
-		return nil, fmt.Errorf("%w: it would unpack to %d bytes", ErrNotBundle, total)
-	}
-	read := func(name string, limit int64) ([]byte, error) {
-		zf := files[name]
-		if zf == nil {
-			return nil, fail(name, "missing")
-		}
-		if int64(zf.UncompressedSize64) > limit {
-			return nil, fail(name, "too large (%d bytes)", zf.UncompressedSize64)
-		}
-		rc, err := zf.Open()
-		if err != nil {
-			return nil, fail(name, "unreadable: %v", err)
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(io.LimitReader(rc, int64(zf.UncompressedSize64)+1))
-		if err != nil {
-			return nil, fail(name, "unreadable: %v", err)
-		}
-		if uint64(len(b)) != zf.UncompressedSize64 {
-			return nil, fail(name, "holds %d bytes, its zip header says %d", len(b), zf.UncompressedSize64)
-		}
-		return b, nil
-	}
+	res.Container = c.describe()
+	return res, nil
+}
 
-	// 1. The manifest: format, signature, and the exact set of files.
-	manBytes, err := read(manifestName, maxJSONFile)
+func openContainer(path string, lenient bool) (container, error) {
+	st, err := os.Stat(path)
 	if err != nil {
-		if files[manifestName] == nil {
-			return nil, fmt.Errorf("%w: %s holds no %s", ErrNotBundle, path, manifestName)
-		}
 		return nil, err
+	}
+	if st.IsDir() {
+		return openDir(path, lenient)
+	}
+	return openZip(path, lenient)
+}
+
+// readAll reads one whole file of at most limit bytes.
+func readAll(c container, name string, limit uint64) ([]byte, error) {
+	n, ok := c.size(name)
+	if !ok {
+		return nil, fail(name, "missing")
+	}
+	if n > limit {
+		return nil, fail(name, "too large (%d bytes)", n)
+	}
+	rc, err := c.open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, int64(n)+1))
+	if err != nil {
+		return nil, fail(name, "unreadable: %v", err)
+	}
+	if uint64(len(b)) != n {
+		return nil, fail(name, "holds %d bytes, its header says %d", len(b), n)
+	}
+	return b, nil
+}
+
+var sigRe = regexp.MustCompile(`^[0-9a-f]{128}\n$`)
+
+// readManifest reads MANIFEST.json (strictly: known fields only, once
+// each) and checks MANIFEST.sig over it.
+func readManifest(c container) (*Manifest, error) {
+	if _, ok := c.size(manifestName); !ok {
+		return nil, fmt.Errorf("%w: it holds no %s", ErrNotBundle, manifestName)
+	}
+	b, err := readAll(c, manifestName, maxJSONFile)
+	if err != nil {
+		return nil, err
+	}
+	var probe struct {
+		Format string `json:"format"`
+	}
+	if json.Unmarshal(b, &probe) == nil && probe.Format != BundleFormat {
+		if probe.Format == "fieldsync-evidence/1" {
+			return nil, fmt.Errorf("%w: format %q, which cannot prove that nothing was left out: export the bundle again with this fieldsync", ErrNotBundle, probe.Format)
+		}
+		if strings.HasPrefix(probe.Format, "fieldsync-evidence/") {
+			return nil, fmt.Errorf("%w: format %q is newer than this fieldsync reads (%q): update fieldsync", ErrNotBundle, probe.Format, BundleFormat)
+		}
 	}
 	var m Manifest
-	if err := strictJSON(manBytes, &m); err != nil {
+	if err := strictJSON(b, &m); err != nil {
 		return nil, fail(manifestName, "not a manifest: %v", err)
 	}
 	if m.Format != BundleFormat {
-		if strings.HasPrefix(m.Format, "fieldsync-evidence/") {
-			return nil, fmt.Errorf("%w: format %q is newer than this fieldsync reads (%q): update fieldsync", ErrNotBundle, m.Format, BundleFormat)
-		}
 		return nil, fail(manifestName, "unknown format %q", m.Format)
 	}
-	sigHex, err := read(signatureName, 1<<10)
+	sig, err := readAll(c, signatureName, 1<<10)
 	if err != nil {
 		return nil, err
 	}
-	sig, err1 := hex.DecodeString(strings.TrimSpace(string(sigHex)))
-	pub, err2 := hex.DecodeString(m.Exporter.Identity)
-	if err1 != nil || err2 != nil || len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize ||
-		!ed25519.Verify(pub, append([]byte(manifestDomain), manBytes...), sig) {
-		return nil, fail(signatureName, "the exporter's signature over MANIFEST.json does not verify (key %s)", m.Exporter.Identity)
+	if !sigRe.Match(sig) {
+		return nil, fail(signatureName, "must be exactly 128 lowercase hex digits and one newline, as fieldsync writes it")
 	}
-	for name := range files {
+	raw, _ := hex.DecodeString(string(sig[:128]))
+	pub, err := hex.DecodeString(m.Exporter.Identity)
+	if err != nil || len(pub) != ed25519.PublicKeySize || hex.EncodeToString(pub) != m.Exporter.Identity {
+		return nil, fail(manifestName, "exporter.identity %q is not an Ed25519 public key in lowercase hex", m.Exporter.Identity)
+	}
+	if !ed25519.Verify(pub, append([]byte(manifestDomain), b...), raw) {
+		return nil, fail(signatureName, "the exporter's signature over MANIFEST.json does not verify with exporter.identity %s", m.Exporter.Identity)
+	}
+	if _, err := time.Parse(time.RFC3339, m.Created); err != nil {
+		return nil, fail(manifestName, "created %q is not an RFC 3339 time", m.Created)
+	}
+	return &m, nil
+}
+
+// A listed file's name says what it is.
+var (
+	logFileRe   = regexp.MustCompile(`^logs/[0-9a-f]{64}\.blocks$`)
+	mediaFileRe = regexp.MustCompile(`^media/[0-9a-f]{64}(\.[a-z0-9]{1,8})?$`)
+)
+
+// checkFiles: the container holds exactly the manifest, its signature and
+// the listed files, and each hashes to what the manifest says.
+func checkFiles(ctx context.Context, c container, m *Manifest) error {
+	for _, name := range c.files() {
 		if name == manifestName || name == signatureName {
 			continue
 		}
 		if _, ok := m.Files[name]; !ok {
-			return nil, fail(name, "not listed in MANIFEST.json (added after the export)")
+			return fail(name, "not listed in MANIFEST.json (added after the export)")
 		}
 	}
 	for _, name := range sortedKeys(m.Files) {
-		zf := files[name]
-		if zf == nil {
-			return nil, fail(name, "listed in MANIFEST.json but missing from the bundle")
+		switch {
+		case name == geojsonName || name == reportName || name == verifyName:
+		case logFileRe.MatchString(name), mediaFileRe.MatchString(name):
+		default:
+			return fail(manifestName, "lists %s, which is no file a bundle has", name)
 		}
-		rc, err := zf.Open()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		size, ok := c.size(name)
+		if !ok {
+			return fail(name, "listed in MANIFEST.json but missing from the bundle")
+		}
+		rc, err := c.open(name)
 		if err != nil {
-			return nil, fail(name, "unreadable: %v", err)
+			return err
 		}
 		h := sha256.New()
-		n, err := io.Copy(h, io.LimitReader(rc, int64(zf.UncompressedSize64)+1))
+		n, err := io.Copy(h, io.LimitReader(rc, int64(size)+1))
 		rc.Close()
-		if err != nil || uint64(n) != zf.UncompressedSize64 {
-			return nil, fail(name, "unreadable or of the wrong size")
+		if err != nil || uint64(n) != size {
+			return fail(name, "unreadable or of the wrong size")
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != m.Files[name] {
-			return nil, fail(name, "SHA-256 %s, MANIFEST.json says %s", got, m.Files[name])
+			return fail(name, "SHA-256 %s, MANIFEST.json says %s", got, m.Files[name])
 		}
 	}
-
-	// 2. Devices: block 0 of each data core, proved and signed.
-	res := &VerifyResult{Format: m.Format, Project: m.Project, Created: m.Created, Exporter: m.Exporter, Selection: m.Selection}
-	authors := map[string]*Author{}
-	for _, name := range sortedKeys(m.Files) {
-		if !strings.HasPrefix(name, devicesDir) {
-			continue
+	for _, name := range []string{geojsonName, reportName, verifyName} {
+		if _, ok := m.Files[name]; !ok {
+			return fail(name, "missing (not listed in MANIFEST.json)")
 		}
-		b, err := read(name, maxJSONFile)
-		if err != nil {
+	}
+	return nil
+}
+
+// readLogs checks every log against its signed head and reads its records
+// into a ledger, then runs the selection.
+func readLogs(ctx context.Context, c container, m *Manifest) (*ledger, error) {
+	f, err := m.Selection.Filter()
+	if err != nil {
+		return nil, fail(manifestName, "%v", err)
+	}
+	led := newLedger(f)
+	for i, h := range m.Logs {
+		if i > 0 && h.Core <= m.Logs[i-1].Core {
+			return nil, fail(manifestName, "logs must be listed once each, ordered by core key")
+		}
+		kb, err := hex.DecodeString(h.Core)
+		if err != nil || len(kb) != 32 || hex.EncodeToString(kb) != h.Core {
+			return nil, fail(manifestName, "log core %q is not a key in lowercase hex", h.Core)
+		}
+		led.addLog([32]byte(kb))
+	}
+	for name := range m.Files {
+		if logFileRe.MatchString(name) {
+			if _, ok := led.byKey[strings.TrimSuffix(strings.TrimPrefix(name, logsDir), blocksExt)]; !ok {
+				return nil, fail(name, "a log with no signed head in MANIFEST.json")
+			}
+		}
+	}
+	for i, h := range m.Logs {
+		if err := readLog(ctx, c, led, i, h); err != nil {
 			return nil, err
 		}
-		var df DeviceFile
-		if err := strictJSON(b, &df); err != nil {
-			return nil, fail(name, "%v", err)
-		}
-		core := strings.TrimSuffix(strings.TrimPrefix(name, devicesDir), ".json")
-		block, err := checkProof(&df.ProofFile, core, 0)
-		if err != nil {
-			return nil, fail(name, "%v", err)
-		}
-		d, err := record.DecodeDevice(block)
-		if err != nil {
-			return nil, fail(name, "block 0 is not a valid, signed device record: %v", err)
-		}
-		if d.Data != core || d.Name != df.Name || d.Identity != df.Identity {
-			return nil, fail(name, "the device record does not say what the file says")
-		}
-		authors[core] = &Author{Name: d.Name, Identity: d.Identity, Core: core}
 	}
+	led.resolve()
+	return led, nil
+}
 
-	// 3. Observations: each feature is what its proved block says.
-	geoBytes, err := read("observations.geojson", maxJSONFile)
+// readLog checks one log: the manifest is the core's, every block adds
+// up to the signed tree hash at the signed length, and the signature
+// over it verifies.
+func readLog(ctx context.Context, c container, led *ledger, i int, h LogHead) error {
+	name := logsDir + h.Core + blocksExt
+	lg := led.logs[i]
+	mb, err := hex.DecodeString(h.Manifest)
+	if err != nil {
+		return fail(manifestName, "log %s: manifest is not hex", h.Core)
+	}
+	man, err := hypercore.DecodeManifest(mb)
+	if err != nil || len(man.Signers) != 1 || !bytes.Equal(hypercore.DefaultManifest(man.Signers[0].PublicKey[:]).Encode(), mb) {
+		return fail(manifestName, "log %s: not the manifest of a single-signer Hypercore 11 core, as fieldsync makes", h.Core)
+	}
+	v, err := hypercore.NewVerifier(lg.key, man)
+	if err != nil {
+		return fail(manifestName, "log %s: its manifest does not hash to its key: %v", h.Core, err)
+	}
+	sig, err := hex.DecodeString(h.Signature)
+	if err != nil {
+		return fail(manifestName, "log %s: signature is not hex", h.Core)
+	}
+	var n uint64
+	err = eachBlock(ctx, c, name, func(idx uint64, b []byte) error {
+		n++
+		if err := led.block(i, idx, b); err != nil {
+			return fail(name, "%v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if n != h.Length {
+		return fail(name, "holds %d blocks, the signed head is at length %d", n, h.Length)
+	}
+	th := lg.roots.treeHash()
+	if hex.EncodeToString(th[:]) != h.TreeHash {
+		return fail(name, "its blocks give the tree hash %x, not the signed head's %s: a block was changed, added or removed", th, h.TreeHash)
+	}
+	if err := v.Verify(th, h.Length, h.Fork, sig); err != nil {
+		return fail(name, "the signature of its head (length %d) does not verify with the core's key: %v", h.Length, err)
+	}
+	return nil
+}
+
+// eachBlock reads a log file: one line per block, standard base64 with
+// padding, each ending in a newline.
+func eachBlock(ctx context.Context, c container, name string, fn func(idx uint64, b []byte) error) error {
+	rc, err := c.open(name)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 1<<16)
+	var buf []byte
+	for idx := uint64(0); ; idx++ {
+		if idx%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		line, err := readLine(br, 64<<20)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fail(name, "line %d: %v", idx+1, err)
+		}
+		buf = buf[:0]
+		buf, err = base64.StdEncoding.Strict().AppendDecode(buf, line)
+		if err != nil || base64.StdEncoding.EncodedLen(len(buf)) != len(line) {
+			return fail(name, "line %d (block %d) is not one block in base64", idx+1, idx)
+		}
+		if err := fn(idx, buf); err != nil {
+			return err
+		}
+	}
+}
+
+// readLine reads one line ending in "\n" (which it drops), at most limit
+// bytes; io.EOF at the end, an error for a last line with no newline.
+func readLine(br *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		if len(line)+len(part) > limit {
+			return nil, fmt.Errorf("longer than %d bytes", limit)
+		}
+		switch err {
+		case nil:
+			if line == nil {
+				return part[:len(part)-1], nil
+			}
+			return append(line, part[:len(part)-1]...), nil
+		case bufio.ErrBufferFull:
+			line = append(line, part...)
+		case io.EOF:
+			if len(line)+len(part) == 0 {
+				return nil, io.EOF
+			}
+			return nil, errors.New("the last line has no newline")
+		default:
+			return nil, err
+		}
+	}
+}
+
+// checkExporter: the key that signed the manifest is the identity of one
+// of the logs' devices, and the manifest names it as that device does.
+func checkExporter(led *ledger, m *Manifest) error {
+	i, ok := led.byKey[m.Exporter.Log]
+	if !ok {
+		return fail(manifestName, "exporter.log %s is not one of the bundle's logs: the key %s that signed this bundle is not shown to be one of the project's devices", m.Exporter.Log, m.Exporter.Identity)
+	}
+	lg := led.logs[i]
+	if lg.device.Identity != m.Exporter.Identity {
+		return fail(manifestName, "the bundle is signed by key %s, but log %s belongs to device %q with key %s: whoever signed it is not that device", m.Exporter.Identity, lg.core, lg.device.Name, lg.device.Identity)
+	}
+	if name := lg.names[len(lg.names)-1].name; name != m.Exporter.Name {
+		return fail(manifestName, "exporter.name %q is not the name %q the exporter's device record gives", m.Exporter.Name, name)
+	}
+	return nil
+}
+
+// regenerate renders observations.geojson and report.html again from the
+// signed blocks and compares them, and VERIFY.md, with the bundle's; it
+// checks the attachments and the manifest's counts and missing list.
+func regenerate(ctx context.Context, c container, m *Manifest, led *ledger) (*VerifyResult, error) {
+	rc, err := c.open(geojsonName)
 	if err != nil {
 		return nil, err
 	}
-	var fc struct {
-		Type     string            `json:"type"`
-		Features []json.RawMessage `json:"features"`
+	defer rc.Close()
+	cw := &cmpWriter{r: bufio.NewReaderSize(rc, 1<<16)}
+	rb := &reportBuilder{head: newReportHead(led, m)}
+	present := func(a record.Attachment, name string) (bool, error) {
+		size, ok := c.size(name)
+		if !ok {
+			return false, nil
+		}
+		if size != a.Size || m.Files[name] != a.SHA256 {
+			return false, fail(name, "is not the attachment %q its signed record names (%d bytes, SHA-256 %s)", a.Name, a.Size, a.SHA256)
+		}
+		return true, nil
 	}
-	if err := json.Unmarshal(geoBytes, &fc); err != nil || fc.Type != "FeatureCollection" {
-		return nil, fail("observations.geojson", "not a GeoJSON FeatureCollection")
+	rd, err := newRender(cw, rb, present)
+	if err != nil {
+		return nil, err
 	}
-	seen := map[string]bool{}
-	media := map[string]bool{}
-	for i, raw := range fc.Features {
-		var head struct {
-			ID         string         `json:"id"`
-			Properties map[string]any `json:"properties"`
+	res := &VerifyResult{Format: m.Format, Project: m.Project, Created: m.Created, Exporter: m.Exporter, Selection: m.Selection, Warnings: []string{}}
+	for i, lg := range led.logs {
+		a := Author{Name: lg.names[len(lg.names)-1].name, Identity: lg.device.Identity, Core: lg.core, Length: lg.roots.n, Versions: lg.versions, Observations: len(lg.selected)}
+		res.Authors = append(res.Authors, a)
+		if len(lg.selected) == 0 {
+			continue
 		}
-		if err := json.Unmarshal(raw, &head); err != nil || head.ID == "" {
-			return nil, fail("observations.geojson", "feature %d has no id", i)
-		}
-		if seen[head.ID] {
-			return nil, fail("observations.geojson", "observation %s appears twice", head.ID)
-		}
-		seen[head.ID] = true
-		proofName := proofsDir + head.ID + ".json"
-		b, err := read(proofName, maxJSONFile)
+		sel := lg.selected
+		err := eachBlock(ctx, c, logsDir+lg.core+blocksExt, func(idx uint64, b []byte) error {
+			if len(sel) == 0 || sel[0].index != idx {
+				return nil
+			}
+			o, err := record.Decode(b)
+			if err != nil {
+				return err
+			}
+			rec := led.record(i, sel[0], o)
+			sel = sel[1:]
+			if _, _, err := rd.add(rec); err != nil {
+				return err
+			}
+			if cw.bad {
+				return fail(geojsonName, "feature %d should be observation %s in its current version %s, as the signed blocks give it; the file differs at byte %d: it has %q where the signed blocks give %q",
+					rd.n, o.ID, rec.Version, cw.badOff, cw.got, cw.want)
+			}
+			if o.Deleted {
+				res.Deleted++
+			}
+			if res.Earliest == "" || record.Time(o.Created).Before(record.Time(res.Earliest)) {
+				res.Earliest = o.Created
+			}
+			if record.Time(o.Created).After(record.Time(res.Latest)) {
+				res.Latest = o.Created
+			}
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		var pf ProofFile
-		if err := strictJSON(b, &pf); err != nil {
-			return nil, fail(proofName, "%v", err)
-		}
-		version, _ := head.Properties[PropVersion].(string)
-		if pf.Version != version || pf.Observation != head.ID {
-			return nil, fail(proofName, "is the proof of %s (%s), the feature says %s (%s)", pf.Observation, pf.Version, head.ID, version)
-		}
-		key, idx, err := record.VersionID(pf.Version).Parse()
-		if err != nil {
-			return nil, fail(proofName, "%v", err)
-		}
-		block, err := checkProof(&pf, hex.EncodeToString(key[:]), idx)
-		if err != nil {
-			return nil, fail(proofName, "%v", err)
-		}
-		o, err := record.Decode(block)
-		if err != nil {
-			return nil, fail(proofName, "the signed block is not an observation: %v", err)
-		}
-		if o.ID != head.ID {
-			return nil, fail(proofName, "the signed block is observation %s, not %s", o.ID, head.ID)
-		}
-		a := authors[pf.Core]
-		if a == nil {
-			return nil, fail(proofName, "its author's device record (devices/%s.json) is not in the bundle", pf.Core)
-		}
-		forked, _ := head.Properties[PropForked].(bool)
-		want, err := Feature(&Record{Version: record.VersionID(pf.Version), Author: a.Name, Forked: forked, Obs: o})
-		if err != nil {
-			return nil, fail(proofName, "%v", err)
-		}
-		if !bytes.Equal(bytes.TrimSpace(raw), want) {
-			return nil, fail("observations.geojson", "feature %s does not say what its signed block says (%s)", head.ID, firstDifference(raw, want))
-		}
-		for _, att := range o.Attachments {
-			name := mediaDir + att.SHA256
-			if files[name] == nil {
-				return nil, fail(name, "attachment %q of observation %s is missing", att.Name, o.ID)
-			}
-			if files[name].UncompressedSize64 != att.Size {
-				return nil, fail(name, "attachment %q of observation %s: %d bytes, the signed record says %d", att.Name, o.ID, files[name].UncompressedSize64, att.Size)
-			}
-			// Its SHA-256 was checked against the manifest, and the name
-			// is that hash; the signed record names the same hash.
-			if m.Files[name] != att.SHA256 {
-				return nil, fail(name, "does not hash to %s", att.SHA256)
-			}
-			media[name] = true
-		}
-		a.Observations++
-		res.Observations++
-		if res.Earliest == "" || record.Time(o.Created).Before(record.Time(res.Earliest)) {
-			res.Earliest = o.Created
-		}
-		if record.Time(o.Created).After(record.Time(res.Latest)) {
-			res.Latest = o.Created
-		}
 	}
-	// Nothing in the bundle that no observation accounts for.
-	for name := range m.Files {
-		switch {
-		case strings.HasPrefix(name, proofsDir) && !seen[strings.TrimSuffix(strings.TrimPrefix(name, proofsDir), ".json")]:
-			return nil, fail(name, "a proof for no observation in observations.geojson")
-		case strings.HasPrefix(name, mediaDir) && !media[name]:
-			return nil, fail(name, "an attachment no observation names")
+	if err := rd.close(); err != nil {
+		return nil, err
+	}
+	if err := cw.end(); err != nil || cw.bad {
+		return nil, fail(geojsonName, "after the %d observations the signed blocks select, the file differs at byte %d: it has %q where the signed blocks give %q (an observation added, or bytes changed)", rd.n, cw.badOff, cw.got, cw.want)
+	}
+	if err := checkRendered(c, m, rd, rb); err != nil {
+		return nil, err
+	}
+	res.Observations, res.Attachments, res.Missing = rd.n, rd.attachments(), rd.missing
+	if res.Missing == nil {
+		res.Missing = []MissingAttachment{}
+	}
+	names := map[string]string{}
+	for _, a := range res.Authors {
+		if other, dup := names[a.Name]; dup && other != a.Identity {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("two devices are named %q (keys %s and %s): tell them apart by key", a.Name, other, a.Identity))
 		}
+		names[a.Name] = a.Identity
 	}
-	if res.Observations != m.Observations {
-		return nil, fail(manifestName, "says %d observations, the bundle holds %d", m.Observations, res.Observations)
-	}
-	res.Attachments = len(media)
-	for _, a := range authors {
-		res.Authors = append(res.Authors, *a)
-	}
-	sort.Slice(res.Authors, func(i, j int) bool { return res.Authors[i].Core < res.Authors[j].Core })
 	return res, nil
 }
 
-// checkProof verifies a proof file of block index of core (hex) and
-// returns the block: the proof must verify against the core key and its
-// own manifest, and every readable field must agree with it.
-func checkProof(pf *ProofFile, core string, index uint64) ([]byte, error) {
-	kb, err := hex.DecodeString(core)
-	if err != nil || len(kb) != 32 || pf.Core != core {
-		return nil, fmt.Errorf("core %q: not the core this file is about (%s)", pf.Core, core)
+// checkRendered compares the manifest's counts and missing list, the
+// media files, report.html and VERIFY.md with what the blocks give.
+func checkRendered(c container, m *Manifest, rd *render, rb *reportBuilder) error {
+	if m.Observations != rd.n {
+		return fail(manifestName, "says %d observations, the signed blocks select %d", m.Observations, rd.n)
 	}
-	wire, err := base64.StdEncoding.DecodeString(pf.Proof)
-	if err != nil {
-		return nil, fmt.Errorf("proof: not base64")
+	missing := rd.missing
+	if missing == nil {
+		missing = []MissingAttachment{}
 	}
-	_, p, err := hypercore.DecodeDataMessage(wire)
-	if err != nil {
-		return nil, fmt.Errorf("proof: %v", err)
+	if !reflect.DeepEqual(m.Missing, missing) {
+		for _, x := range missing {
+			if !containsMissing(m.Missing, x) {
+				return fail(mediaName(record.Attachment{Name: x.Name, SHA256: x.SHA256, Type: x.Type}), "attachment %q of observation %s is missing from the bundle and MANIFEST.json does not list it as missing", x.Name, x.Observation)
+			}
+		}
+		for _, x := range m.Missing {
+			if !containsMissing(missing, x) {
+				return fail(manifestName, "lists attachment %q of observation %s as missing, but the bundle holds it or no selected observation has it", x.Name, x.Observation)
+			}
+		}
+		return fail(manifestName, "its list of missing attachments is not in the order the observations give")
 	}
-	key := [32]byte(kb)
-	m := p.Manifest
-	if m == nil {
-		m = hypercore.DefaultManifest(kb)
+	if m.Attachments != rd.attachments() {
+		return fail(manifestName, "says %d attachments, the selected observations have %d in the bundle", m.Attachments, rd.attachments())
 	}
-	v, err := hypercore.NewVerifier(key, m)
-	if err != nil {
-		return nil, fmt.Errorf("proof: the manifest does not belong to core %s: %v", core, err)
-	}
-	if p.Block == nil || p.Upgrade == nil || p.Block.Index != index {
-		return nil, fmt.Errorf("proof: not a proof of block %d with a signed head", index)
-	}
-	vp, err := hypercore.VerifyProof(v, hypercore.TreeState{}, nil, p)
-	if err != nil {
-		return nil, fmt.Errorf("proof: %v", err)
-	}
-	block, err := base64.StdEncoding.DecodeString(pf.Block)
-	switch {
-	case err != nil || !bytes.Equal(block, vp.Block.Value):
-		return nil, fmt.Errorf("block: not the block the proof proves")
-	case pf.Index != index:
-		return nil, fmt.Errorf("index %d, the proof is of block %d", pf.Index, index)
-	case pf.Length != vp.Length:
-		return nil, fmt.Errorf("length %d, the proof's signed head is at %d", pf.Length, vp.Length)
-	case pf.TreeHash != hex.EncodeToString(vp.TreeHash[:]):
-		return nil, fmt.Errorf("treeHash is not the proof's tree hash")
-	case pf.Signature != hex.EncodeToString(p.Upgrade.Signature):
-		return nil, fmt.Errorf("signature is not the proof's signature")
-	}
-	var nodes []ProofNode
-	for _, list := range [][]hypercore.Node{p.Block.Nodes, p.Upgrade.Nodes, p.Upgrade.AdditionalNodes} {
-		for _, n := range list {
-			nodes = append(nodes, ProofNode{n.Index, hex.EncodeToString(n.Hash[:]), n.Size})
+	kept := map[string]bool{}
+	for sha, name := range rd.media {
+		if !rd.missed[sha] {
+			kept[name] = true
 		}
 	}
-	if len(nodes) != len(pf.Nodes) {
-		return nil, fmt.Errorf("nodes: %d listed, the proof has %d", len(pf.Nodes), len(nodes))
-	}
-	for i := range nodes {
-		if nodes[i] != pf.Nodes[i] {
-			return nil, fmt.Errorf("nodes: node %d is not the proof's", pf.Nodes[i].Index)
+	for name := range m.Files {
+		if strings.HasPrefix(name, mediaDir) && !kept[name] {
+			return fail(name, "an attachment no selected observation names (or named otherwise: media/<sha256><extension of its name>)")
 		}
 	}
-	return vp.Block.Value, nil
+	report, err := readAll(c, reportName, maxJSONFile)
+	if err != nil {
+		return err
+	}
+	if want := rb.html(m.Missing); !bytes.Equal(report, want) {
+		line, got, exp := firstLineDifference(report, want)
+		return fail(reportName, "line %d is not what the signed blocks give: it has %q where they give %q", line, got, exp)
+	}
+	vm, err := readAll(c, verifyName, maxJSONFile)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(vm, []byte(verifyMD)) {
+		line, got, exp := firstLineDifference(vm, []byte(verifyMD))
+		return fail(verifyName, "is not the text fieldsync writes into every bundle of this format: line %d has %q where it should have %q", line, got, exp)
+	}
+	return nil
 }
 
-// strictJSON decodes b into v, refusing unknown fields and trailing data.
+func containsMissing(list []MissingAttachment, x MissingAttachment) bool {
+	for _, y := range list {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// cmpWriter compares what is written with what r holds.
+type cmpWriter struct {
+	r         *bufio.Reader
+	off       int64
+	buf       []byte
+	bad       bool
+	badOff    int64
+	got, want string
+}
+
+func (c *cmpWriter) Write(p []byte) (int, error) {
+	if c.bad {
+		return len(p), nil
+	}
+	if cap(c.buf) < len(p) {
+		c.buf = make([]byte, len(p))
+	}
+	b := c.buf[:len(p)]
+	n, _ := io.ReadFull(c.r, b)
+	b = b[:n]
+	if !bytes.Equal(b, p) {
+		i := 0
+		for i < len(b) && b[i] == p[i] {
+			i++
+		}
+		c.bad, c.badOff = true, c.off+int64(i)
+		c.got, c.want = clip(b[i:]), clip(p[i:])
+	}
+	c.off += int64(len(p))
+	return len(p), nil
+}
+
+// end checks that nothing follows what was written.
+func (c *cmpWriter) end() error {
+	if c.bad {
+		return nil
+	}
+	rest, _ := c.r.Peek(40)
+	if len(rest) > 0 {
+		c.bad, c.badOff, c.got, c.want = true, c.off, clip(rest), ""
+	}
+	return nil
+}
+
+func clip(b []byte) string {
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	return string(b)
+}
+
+// firstLineDifference is the first line (1-based) where a and b differ,
+// with both lines.
+func firstLineDifference(a, b []byte) (int, string, string) {
+	la, lb := bytes.Split(a, []byte("\n")), bytes.Split(b, []byte("\n"))
+	for i := 0; ; i++ {
+		var x, y []byte
+		if i < len(la) {
+			x = la[i]
+		}
+		if i < len(lb) {
+			y = lb[i]
+		}
+		if !bytes.Equal(x, y) || i >= len(la) || i >= len(lb) {
+			j := 0
+			for j < len(x) && j < len(y) && x[j] == y[j] {
+				j++
+			}
+			lo := max(j-20, 0)
+			return i + 1, clip(x[lo:]), clip(y[lo:])
+		}
+	}
+}
+
+// strictJSON decodes b into v, refusing unknown fields, a key given
+// twice, and trailing data.
 func strictJSON(b []byte, v any) error {
+	if err := noDuplicateKeys(b); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -412,13 +666,45 @@ func strictJSON(b []byte, v any) error {
 	return nil
 }
 
-// firstDifference shows where two byte strings part.
-func firstDifference(a, b []byte) string {
-	a = bytes.TrimSpace(a)
-	i := 0
-	for i < len(a) && i < len(b) && a[i] == b[i] {
-		i++
+// noDuplicateKeys refuses a JSON text with a key twice in one object (Go
+// would keep the last, another reader the first).
+func noDuplicateKeys(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var walk func() error
+	walk = func() error {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key := k.(string)
+				if seen[key] {
+					return fmt.Errorf("the key %q appears twice in one object", key)
+				}
+				seen[key] = true
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		case json.Delim('['):
+			for dec.More() {
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		}
+		return nil
 	}
-	lo := max(i-30, 0)
-	return fmt.Sprintf("at byte %d: %q, signed: %q", i, a[lo:min(i+30, len(a))], b[lo:min(i+30, len(b))])
+	return walk()
 }
