@@ -110,7 +110,7 @@ func newTeam(t *testing.T) *team {
 		if i < 2 {
 			files = []project.File{{Name: "photo.JPG", Data: append([]byte{0xff, 0xd8, 0xff}, bytes.Repeat([]byte{byte(i + 1)}, 70000)...)}}
 		}
-		if _, err := ana.Write(o, files, hypercore.SyncNone); err != nil {
+		if _, err := ana.Write(o, files, hypercore.DurabilityOS); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -121,7 +121,7 @@ func newTeam(t *testing.T) *team {
 		if i == 0 {
 			files = []project.File{{Name: "river.png", Data: bytes.Repeat([]byte{9}, 1000)}}
 		}
-		if _, err := ben.Write(o, files, hypercore.SyncNone); err != nil {
+		if _, err := ben.Write(o, files, hypercore.DurabilityOS); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,17 +130,17 @@ func newTeam(t *testing.T) *team {
 		o.Tags["category"] = record.String("logging")
 		o.Updated = "2026-05-01T10:00:00Z"
 		return nil
-	}, nil, hypercore.SyncNone); err != nil {
+	}, nil, hypercore.DurabilityOS); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ana.Edit("a-06", func(o *record.Observation) error {
 		o.Tags["n"] = record.Number(66)
 		o.Updated = "2026-05-02T10:00:00Z"
 		return nil
-	}, nil, hypercore.SyncNone); err != nil {
+	}, nil, hypercore.DurabilityOS); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ana.Delete("a-04", hypercore.SyncNone); err != nil {
+	if _, err := ana.Delete("a-04", hypercore.DurabilityOS); err != nil {
 		t.Fatal(err)
 	}
 	syncCores(t, ben, ana, false) // ben's media core stays on ben's phone
@@ -438,7 +438,7 @@ func TestTamperedBundlesAreRefused(t *testing.T) {
 		after  func(t *testing.T, f map[string][]byte) // an attack on the manifest's text, after re-signing
 		sign   bool                                    // sign the manifest again after it
 		raw    func(b []byte) []byte                   // an attack on the zip's bytes, after re-signing
-		want   string                // in the message when re-signed by a member
+		want   string                                  // in the message when re-signed by a member
 	}
 	cases := []tcase{
 		// The 13 of evidence v1.
@@ -478,7 +478,9 @@ func TestTamperedBundlesAreRefused(t *testing.T) {
 			i, lines := featureLine(otherFiles, "a-10")
 			f[geojsonName] = bytes.Replace(f[geojsonName], []byte("\n]}"), []byte(",\n"+strings.TrimSuffix(lines[i], ",")+"\n]}"), 1)
 		}, want: "after the 24 observations"},
-		{name: "the manifest's signature", after: func(t *testing.T, f map[string][]byte) { f[signatureName][0] = "10"[min(1, int(f[signatureName][0]-'0'))] }, want: "does not verify"},
+		{name: "the manifest's signature", after: func(t *testing.T, f map[string][]byte) {
+			f[signatureName][0] = "10"[min(1, int(f[signatureName][0]-'0'))]
+		}, want: "does not verify"},
 		{name: "the manifest's observation count", mutate: replaceIn(manifestName, `"observations": 24`, `"observations": 25`), want: "says 25 observations"},
 		// Exporter-signed content never checked before.
 		{name: "report.html shows another category", mutate: replaceIn(reportName, `category=fire`, `category=mining`), want: "report.html: line"},

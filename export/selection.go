@@ -133,3 +133,29 @@ func (s *Selection) Describe() []string {
 	}
 	return out
 }
+
+// SelectionOf records a filter as a selection. A filter with Within
+// cannot be recorded this way (an area does not give back its polygon):
+// build the Selection with the polygon instead.
+func SelectionOf(f *query.Filter) (Selection, error) {
+	s := Selection{Deleted: f.Deleted}
+	if f.Within != nil {
+		return s, fmt.Errorf("selection: an area filter must be recorded with its polygon")
+	}
+	if b := f.BBox; b != nil {
+		s.BBox = &[4]float64{b.W, b.S, b.E, b.N}
+	}
+	if c := f.Near; c != nil {
+		s.Near = &Near{Lat: c.Center[1], Lon: c.Center[0], Radius: c.Radius}
+	}
+	if !f.Since.IsZero() {
+		s.Since = CanonicalTime(f.Since)
+	}
+	if !f.Until.IsZero() {
+		s.Until = CanonicalTime(f.Until)
+	}
+	if len(f.Tags) > 0 {
+		s.Tags = f.Tags
+	}
+	return s, nil
+}

@@ -489,8 +489,17 @@ func (s *Server) exportEvidence(w http.ResponseWriter, r *http.Request) {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	_, missing, err := export.WriteEvidence(f, s.cfg.Project, s.cfg.Index, sel.f, s.cfg.Identity, sel.params)
+	es, err := export.SelectionOf(sel.f)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	res, err := export.WriteEvidence(r.Context(), f, s.cfg.Project, s.cfg.Identity, export.EvidenceOptions{Selection: es})
 	if errors.Is(err, export.ErrMissingAttachments) {
+		var missing []string
+		for _, m := range res.Missing {
+			missing = append(missing, m.Observation+"/"+m.Name)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusConflict)
 		json.NewEncoder(w).Encode(map[string]any{"error": "some attachments are not on this device yet: sync with their authors first", "missing": missing})

@@ -442,11 +442,11 @@ func TestExports(t *testing.T) {
 	}
 	zp := filepath.Join(t.TempDir(), "e.zip")
 	os.WriteFile(zp, body, 0o644)
-	res, err := export.Verify(zp)
+	res, err := export.Verify(context.Background(), zp, export.VerifyOptions{})
 	if err != nil {
 		t.Fatalf("the bundle does not verify: %v", err)
 	}
-	if res.Observations == 0 || res.Attachments != 1 || res.Selection["bbox"] != "-60.5,-3.5,-59.5,-2.5" {
+	if res.Observations == 0 || res.Attachments != 1 || res.Selection.BBox == nil || *res.Selection.BBox != [4]float64{-60.5, -3.5, -59.5, -2.5} {
 		t.Errorf("bundle: %d observations, %d attachments, selection %v", res.Observations, res.Attachments, res.Selection)
 	}
 	if resp, _ := get(t, ts.URL+"/api/export/evidence.zip?q=stumps"); resp.StatusCode != 400 {

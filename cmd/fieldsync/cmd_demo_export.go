@@ -53,19 +53,19 @@ func demoExport(ctx context.Context, out io.Writer, dir string, d *demoDevice) e
 	if err != nil {
 		return err
 	}
-	f2 := &query.Filter{Tags: map[string]record.Tag{"category": record.String("mining")}}
-	_, _, err = export.WriteEvidence(bf, d.p, x, f2, d.id, map[string]any{"tag": []string{"category=mining"}})
+	mining := export.Selection{Tags: map[string]record.Tag{"category": record.String("mining")}}
+	_, err = export.WriteEvidence(ctx, bf, d.p, d.id, export.EvidenceOptions{Selection: mining})
 	if cerr := bf.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	res, err := export.Verify(bundlePath)
+	res, err := export.Verify(ctx, bundlePath, export.VerifyOptions{})
 	if err != nil {
 		return fmt.Errorf("demo: the evidence bundle does not verify: %w", err)
 	}
-	fmt.Fprintf(out, "13. evidence bundle %s: %d mining observations by %d devices, each with its signed block and Merkle proof\n", filepath.Base(bundlePath), res.Observations, len(res.Authors))
-	fmt.Fprintf(out, "    verified offline with no project, as a stranger would (fieldsync verify): every hash, proof, signature and feature checks\n")
+	fmt.Fprintf(out, "13. evidence bundle %s: %d mining observations by %d devices, with the complete signed logs of their devices\n", filepath.Base(bundlePath), res.Observations, len(res.Authors))
+	fmt.Fprintf(out, "    verified offline with no project, as a stranger would (fieldsync verify): every hash, signed log and feature checks, and nothing matching was left out\n")
 	return nil
 }

@@ -38,23 +38,6 @@ func (ff *filterFlags) filter() (*query.Filter, error) {
 	return buildFilter(ff.bbox, ff.near, ff.radius, ff.within, ff.since, ff.until, ff.tags, ff.deleted)
 }
 
-// describe is the selection in words, for bundles' manifests.
-func (ff *filterFlags) describe() map[string]any {
-	d := map[string]any{}
-	for k, v := range map[string]string{"bbox": ff.bbox, "near": ff.near, "radius": ff.radius, "within": ff.within, "since": ff.since, "until": ff.until} {
-		if v != "" {
-			d[k] = v
-		}
-	}
-	if len(ff.tags) > 0 {
-		d["tag"] = ff.tags
-	}
-	if ff.deleted {
-		d["deleted"] = true
-	}
-	return d
-}
-
 // atomicFile is an output written to a temporary file beside it and
 // renamed into place only when complete: a failed export leaves nothing.
 type atomicFile struct {
@@ -101,7 +84,7 @@ func (a *atomicFile) abort() {
 func newExportCmd(g *globals) *cobra.Command {
 	var ff filterFlags
 	var out, mediaDir string
-	var asJSON bool
+	var asJSON, allowMissing bool
 	c := &cobra.Command{
 		Use:   "export geojson|csv|gpkg|evidence",
 		Short: "Export observations for maps (GeoJSON, CSV, GeoPackage) or as a verifiable evidence bundle",
@@ -148,11 +131,15 @@ silently.`,
 			}
 			defer x.Close()
 			if format == "evidence" {
+				sel, err := ff.selection()
+				if err != nil {
+					return err
+				}
 				id, err := h.Identity()
 				if err != nil {
 					return err
 				}
-				return runExportEvidence(g, p, x, f, ff.describe(), out, id, asJSON)
+				return runExportEvidence(cmd.Context(), g, p, sel, out, id, allowMissing, asJSON)
 			}
 			return runExport(g, p, x, f, format, out, mediaDir, asJSON)
 		},
@@ -161,6 +148,7 @@ silently.`,
 	c.Flags().StringVarP(&out, "output", "o", "", "file to write (- for standard output)")
 	c.Flags().StringVar(&mediaDir, "media", "", "also write attachments under this directory")
 	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON summary")
+	c.Flags().BoolVar(&allowMissing, "allow-missing", false, "evidence: make the bundle even if some photos are not on this device, listing each as missing")
 	return c
 }
 

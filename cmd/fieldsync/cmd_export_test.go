@@ -123,7 +123,7 @@ func TestExportBadInputWritesNothing(t *testing.T) {
 	f, _ = os.Create(newer)
 	zw = zip.NewWriter(f)
 	w, _ = zw.Create("MANIFEST.json")
-	w.Write([]byte(`{"format":"fieldsync-evidence/2"}`))
+	w.Write([]byte(`{"format":"fieldsync-evidence/3"}`))
 	zw.Close()
 	f.Close()
 	for path, want := range map[string]string{bomb: "zip bomb", newer: "newer"} {
@@ -144,9 +144,38 @@ func TestEvidenceExportVerifies(t *testing.T) {
 	if !strings.Contains(out, "verified") || !strings.Contains(out, "1 attachment(s)") {
 		t.Fatalf("verify: %s", out)
 	}
+	if !strings.Contains(out, "EXPORTED BY") {
+		t.Fatalf("verify does not show the exporter: %s", out)
+	}
 	code, out, _ := fs(t, "", "verify", bundle, "--json")
 	if code != 0 || !strings.Contains(out, `"ok":true`) {
 		t.Fatalf("verify --json: %d %s", code, out)
+	}
+	// Extracted to a folder, it verifies the same.
+	zr0, err := zip.OpenReader(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder := filepath.Join(dir, "extracted")
+	for _, zf := range zr0.File {
+		rc, _ := zf.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		os.MkdirAll(filepath.Dir(filepath.Join(folder, zf.Name)), 0o755)
+		os.WriteFile(filepath.Join(folder, zf.Name), b, 0o644)
+	}
+	zr0.Close()
+	if out := mustFS(t, "verify", folder); !strings.Contains(out, "container: folder") {
+		t.Fatalf("verify a folder: %s", out)
+	}
+	// A polygon selection records the polygon itself.
+	area := filepath.Join(dir, "area.geojson")
+	os.WriteFile(area, []byte(`{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[-70,-10],[-50,-10],[-50,10],[-70,10],[-70,-10]]]}}`), 0o644)
+	within := filepath.Join(dir, "within.zip")
+	mustFS(t, "--home", home, "export", "evidence", "--within", area, "-o", within)
+	os.Remove(area)
+	if out := mustFS(t, "verify", within); !strings.Contains(out, `entirely inside the area {"coordinates":[[[-70,-10]`) {
+		t.Fatalf("verify --within bundle: %s", out)
 	}
 	// Change one tag in the observations (same length, recompressed).
 	zr, err := zip.OpenReader(bundle)
@@ -201,5 +230,12 @@ func TestExportMediaListsMissing(t *testing.T) {
 	}
 	if _, err := os.Stat(ev); err == nil {
 		t.Fatal("a refused evidence export left a file")
+	}
+	// --allow-missing makes it, listing the photo; verify shows it.
+	if code, _, errs := b.cli("export", "evidence", "--allow-missing", "-o", ev); code != 0 || !strings.Contains(errs, "MISSING") {
+		t.Fatalf("evidence --allow-missing: exit %d %s", code, errs)
+	}
+	if code, out, errs := b.cli("verify", ev); code != 0 || !strings.Contains(out, "MISSING: 1 attachment") {
+		t.Fatalf("verify: exit %d %s %s", code, out, errs)
 	}
 }
