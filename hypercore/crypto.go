@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 
+	"github.com/fieldsync/fieldsync/hypercore/wire"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -11,12 +12,8 @@ import (
 type Hash = [32]byte
 
 // Node is a Merkle tree node: its flat-tree index, the number of data bytes
-// under it, and its hash.
-type Node struct {
-	Index uint64
-	Size  uint64
-	Hash  Hash
-}
+// under it, and its hash (the type of package wire, which codes it).
+type Node = wire.Node
 
 // Hash type prefixes of the Merkle tree (spec §2).
 const (

@@ -47,6 +47,13 @@
 // Other systems (Plan 9, wasm, Solaris, AIX) are not supported: the package
 // does not build there.
 //
+// The bytes of the replication protocol — proofs, requests, nodes,
+// manifests, multi-signatures — are coded by package hypercore/wire, the
+// one codec (as JS lib/messages.js); Proof, Node, Manifest and the other
+// wire structures of this package are its types under the same names.
+// This package starts no goroutine.
+//
 // This package is a library another Go program can use alone: it must never
-// import anything from fieldsync.
+// import anything from fieldsync outside hypercore/ (it imports
+// hypercore/wire and hypercore/internal/cenc).
 package hypercore

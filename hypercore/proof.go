@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+
+	"github.com/fieldsync/fieldsync/hypercore/wire"
 )
 
 // Merkle proofs (spec §4): what a requester asks for (ProofRequest), what a
@@ -12,105 +14,38 @@ import (
 // requester checks one against what it holds (VerifyProof). Neither side
 // touches storage: nodes come in through NodeSource / a lookup function.
 
-// BlockRequest asks for block Index and the Nodes sibling nodes on its path
-// that the requester lacks (JS missingNodes; 0 = it stores the leaf's
-// parent chain already).
-type BlockRequest struct{ Index, Nodes uint64 }
+// The request and proof types are those of package wire, which codes them
+// (one codec for the whole protocol, as JS lib/messages.js).
+type (
+	BlockRequest   = wire.BlockRequest
+	HashRequest    = wire.HashRequest
+	SeekRequest    = wire.SeekRequest
+	UpgradeRequest = wire.UpgradeRequest
+	ProofRequest   = wire.ProofRequest
+	BlockProof     = wire.BlockProof
+	HashProof      = wire.HashProof
+	SeekProof      = wire.SeekProof
+	UpgradeProof   = wire.UpgradeProof
+	Proof          = wire.Proof
+)
 
-// HashRequest asks for tree node Index (a flat-tree index) and Nodes
-// siblings on its path, like BlockRequest but without a block value.
-type HashRequest struct{ Index, Nodes uint64 }
-
-// SeekRequest asks for the block holding byte offset Bytes; Padding is a
-// per-block overhead subtracted from every node size (0 normally).
-type SeekRequest struct{ Bytes, Padding uint64 }
-
-// UpgradeRequest says the requester is at length Start and wants a signed
-// head of at least Start+Length.
-type UpgradeRequest struct{ Start, Length uint64 }
-
-// ProofRequest is the body of a `request` message (spec §7.2, type 1)
-// without its id. Fork is the fork the requester believes the responder is
-// on. Priority (0 normal, 1 high, 2 very high) travels only on the wire.
-type ProofRequest struct {
-	Fork     uint64
-	Block    *BlockRequest
-	Hash     *HashRequest
-	Seek     *SeekRequest
-	Upgrade  *UpgradeRequest
-	Manifest bool
-	Priority uint64
-}
-
-// BlockProof is a block value with its sibling nodes, bottom-up.
-type BlockProof struct {
-	Index uint64
-	Value []byte
-	Nodes []Node
-
-	pre *prehash // set by Prehash
-}
-
-// prehash is a leaf hash computed ahead of verification, tied to the exact
-// bytes (address and length) it was computed from.
-type prehash struct {
-	hash Hash
-	at   *byte
-	n    int
-}
-
-// Prehash computes the block's leaf hash now, so that VerifyProof does not
-// have to: a receiver can hash blocks on several goroutines as they arrive
-// and still verify them one by one, in order. It must not run concurrently
-// with VerifyProof of the same proof; changing Value afterwards makes
-// VerifyProof hash again.
-func (b *BlockProof) Prehash() {
+// Prehash computes the leaf hash of b's block now, so that VerifyProof does
+// not have to: a receiver can hash blocks on several goroutines as they
+// arrive and still verify them one by one, in order. It must not run
+// concurrently with VerifyProof of the same proof; changing b.Value
+// afterwards makes VerifyProof hash again.
+func Prehash(b *BlockProof) {
 	if len(b.Value) > 0 {
-		b.pre = &prehash{hash: LeafHash(b.Value), at: &b.Value[0], n: len(b.Value)}
+		b.SetPrehash(LeafHash(b.Value))
 	}
 }
 
-// leaf is the block's leaf node, from Prehash when it still applies.
-func (b *BlockProof) leaf() Node {
-	if pre := b.pre; pre != nil && len(b.Value) == pre.n && &b.Value[0] == pre.at {
-		return Node{Index: 2 * b.Index, Size: uint64(pre.n), Hash: pre.hash}
+// blockLeaf is the block's leaf node, from Prehash when it still applies.
+func blockLeaf(b *BlockProof) Node {
+	if h, ok := b.Prehashed(); ok {
+		return Node{Index: 2 * b.Index, Size: uint64(len(b.Value)), Hash: h}
 	}
 	return leafNode(b.Index, b.Value)
-}
-
-// HashProof is tree node Index: the node itself first, then its siblings
-// bottom-up.
-type HashProof struct {
-	Index uint64
-	Nodes []Node
-}
-
-// SeekProof answers a seek for byte offset Bytes: the node found first,
-// then siblings bottom-up.
-type SeekProof struct {
-	Bytes uint64
-	Nodes []Node
-}
-
-// UpgradeProof takes a verifier from length Start to Start+Length (Nodes)
-// and on to the responder's head (AdditionalNodes); Signature signs that
-// final head.
-type UpgradeProof struct {
-	Start, Length   uint64
-	Nodes           []Node
-	AdditionalNodes []Node
-	Signature       []byte
-}
-
-// Proof is the body of a `data` message (spec §7.2, type 3) without its
-// request id. A nil part is absent.
-type Proof struct {
-	Fork     uint64
-	Block    *BlockProof
-	Hash     *HashProof
-	Seek     *SeekProof
-	Upgrade  *UpgradeProof
-	Manifest *Manifest
 }
 
 // NodeSource gives the stored tree nodes of a core. Node returns an error
@@ -910,7 +845,7 @@ func (pv *proofVerify) untrusted(p *Proof) (u, seekNode *Node, err error) {
 		if p.Block.Index >= proofMaxLength {
 			return nil, nil, errorf(ErrInvalidProof, "block %d is out of range", p.Block.Index)
 		}
-		start, rest = p.Block.leaf(), p.Block.Nodes
+		start, rest = blockLeaf(p.Block), p.Block.Nodes
 	case p.Hash != nil:
 		if p.Hash.Index >= 2*proofMaxLength {
 			return nil, nil, errorf(ErrInvalidProof, "tree node %d is out of range", p.Hash.Index)

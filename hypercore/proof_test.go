@@ -759,7 +759,7 @@ func TestProofPrologue(t *testing.T) {
 	const pl = 20
 	m := &Manifest{Version: 1, Quorum: 1, Signers: f.v.Manifest().Signers,
 		Prologue: &Prologue{Length: pl, Hash: TreeHash(f.tree.roots(t, pl))}}
-	v, err := NewVerifier(m.Hash(), m)
+	v, err := NewVerifier(manifestHash(m), m)
 	if err != nil {
 		t.Fatal(err)
 	}

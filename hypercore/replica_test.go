@@ -101,7 +101,7 @@ func TestPrehashFollowsTheBytes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.Block.Prehash()
+		Prehash(p.Block)
 		if swap {
 			p.Block.Value = []byte("block X") // same length, other bytes
 		}

@@ -6,7 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/fieldsync/fieldsync/hypercore/internal/cenc"
+	"github.com/fieldsync/fieldsync/hypercore/wire"
 )
 
 // Verifier checks (and, given a key pair, makes) head signatures for one
@@ -26,9 +26,9 @@ func NewVerifier(key Hash, m *Manifest) (*Verifier, error) {
 	if err := CheckKey(key, m); err != nil {
 		return nil, err
 	}
-	v := &Verifier{key: key, manifest: m, compat: m.IsCompat(key), treeNS: nsTree()}
+	v := &Verifier{key: key, manifest: m, compat: isCompat(m, key), treeNS: nsTree()}
 	if !v.compat {
-		v.manifestHash = m.Hash()
+		v.manifestHash = manifestHash(m)
 	}
 	return v, nil
 }
@@ -94,86 +94,24 @@ func (v *Verifier) Sign(kp KeyPair, treeHash Hash, length, fork uint64) ([]byte,
 	return nil, errorf(ErrBadInput, "key pair is not a signer of this core")
 }
 
-// SignatureProof is one signer's part of a multi-signature.
-type SignatureProof struct {
-	Signer    uint64
-	Signature []byte // 64 bytes
-	Patch     uint64
-}
+// SignatureProof is one signer's part of a multi-signature (coded by
+// package wire).
+type SignatureProof = wire.SignatureProof
 
 // AssembleSignature encodes signer parts as a multi-signature for this core's
 // manifest version (no patch nodes).
 func (v *Verifier) AssembleSignature(proofs []SignatureProof) []byte {
-	b := cenc.AppendUint(nil, uint64(len(proofs)))
-	for _, p := range proofs {
-		if v.manifest.Version == 0 {
-			b = cenc.AppendUint(b, 0) // flags: no patch
-			b = cenc.AppendUint(b, p.Signer)
-			b = append(b, p.Signature...)
-			continue
-		}
-		b = cenc.AppendUint(b, p.Signer)
-		b = append(b, p.Signature...)
-		b = cenc.AppendUint(b, p.Patch)
-	}
-	return cenc.AppendUint(b, 0) // no patch nodes
+	return wire.AppendMultiSignature(nil, proofs, v.manifest.Version == 0)
 }
 
 // DecodeMultiSignature decodes the multisig wrapper of a version ≥ 1 (or
-// version 0 when v0 is true) manifest.
+// version 0 when v0 is true) manifest. Errors wrap ErrInvalidSignature.
 func DecodeMultiSignature(b []byte, v0 bool) ([]SignatureProof, []Node, error) {
-	d := cenc.NewDecoder(b)
-	n := d.ArrayLen(66)
-	proofs := make([]SignatureProof, n)
-	for i := range proofs {
-		if v0 {
-			flags := d.Uint()
-			proofs[i].Signer = d.Uint()
-			proofs[i].Signature = d.Fixed(64)
-			if flags&1 != 0 {
-				d.Uint()                   // patch start
-				proofs[i].Patch = d.Uint() // patch length; non-zero marks a patch
-				for k, m := 0, d.ArrayLen(1); k < m; k++ {
-					d.Uint()
-				}
-			}
-			continue
-		}
-		proofs[i].Signer = d.Uint()
-		proofs[i].Signature = d.Fixed(64)
-		proofs[i].Patch = d.Uint()
-	}
-	nodes := decodeNodes(d)
-	if err := d.Err(); err != nil {
-		return nil, nil, fmt.Errorf("decode signature: %v: %w", err, ErrInvalidSignature)
-	}
-	if d.Len() != 0 {
-		return nil, nil, errorf(ErrInvalidSignature, "decode signature: %d trailing bytes", d.Len())
+	proofs, nodes, err := wire.DecodeMultiSignature(b, v0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decode signature: %w: %w", err, ErrInvalidSignature)
 	}
 	return proofs, nodes, nil
-}
-
-// decodeNodes reads an array of tree nodes.
-func decodeNodes(d *cenc.Decoder) []Node {
-	n := d.ArrayLen(34)
-	nodes := make([]Node, n)
-	for i := range nodes {
-		nodes[i].Index = d.Uint()
-		nodes[i].Size = d.Uint()
-		copy(nodes[i].Hash[:], d.Fixed(32))
-	}
-	return nodes
-}
-
-// appendNodes writes an array of tree nodes.
-func appendNodes(b []byte, nodes []Node) []byte {
-	b = cenc.AppendUint(b, uint64(len(nodes)))
-	for _, n := range nodes {
-		b = cenc.AppendUint(b, n.Index)
-		b = cenc.AppendUint(b, n.Size)
-		b = append(b, n.Hash[:]...)
-	}
-	return b
 }
 
 // Verify checks a stored signature over the head (treeHash, length, fork).

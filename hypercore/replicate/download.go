@@ -290,12 +290,12 @@ func (r *Replication) prehashSmall() {
 		part := r.small[w*per : min((w+1)*per, n)]
 		wg.Go(func() {
 			for _, req := range part {
-				req.data.Block.Prehash()
+				hypercore.Prehash(req.data.Block)
 			}
 		})
 	}
 	for _, req := range r.small[:min(per, n)] {
-		req.data.Block.Prehash()
+		hypercore.Prehash(req.data.Block)
 	}
 	wg.Wait()
 	clear(r.small)

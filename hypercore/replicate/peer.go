@@ -254,7 +254,7 @@ func (p *Peer) Run(ctx context.Context) (err error) {
 		q := p.hashq
 		p.wg.Go(func() {
 			for req := range q {
-				req.data.Block.Prehash()
+				hypercore.Prehash(req.data.Block)
 				close(req.hashed)
 			}
 		})

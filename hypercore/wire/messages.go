@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/hypercore/internal/cenc"
 )
 
@@ -58,7 +57,7 @@ type Message interface {
 // sender.
 type Handshake struct {
 	Seeks      bool
-	Capability hypercore.Hash
+	Capability [32]byte
 }
 
 // AppendHandshake appends the encoding of h.
@@ -80,6 +79,24 @@ func DecodeHandshake(b []byte) (Handshake, error) {
 		return Handshake{}, decodeErr("handshake", err)
 	}
 	return h, nil
+}
+
+// MaxUint is the largest integer on the wire: compact-encoding (3.5.x)
+// refuses to decode a uint above Number.MAX_SAFE_INTEGER, 2^53-1, and so
+// do these decoders. Encoders do not check; callers keep values below it.
+const MaxUint = 1<<53 - 1
+
+// errUintRange is the error of a uint above MaxUint.
+var errUintRange = errors.New("uint exceeds 2^53-1")
+
+// readUint reads a compact uint, failing d for one above MaxUint.
+func readUint(d *cenc.Decoder) uint64 {
+	v := d.Uint()
+	if v > MaxUint {
+		d.Fail(fmt.Errorf("%w: %d", errUintRange, v))
+		return 0
+	}
+	return v
 }
 
 // Sync flag bits.
@@ -153,33 +170,53 @@ func DecodeSync(b []byte) (Sync, error) {
 
 // Request (type 1) asks for a block, a tree node, a seek, an upgrade
 // and/or the manifest (spec §4.1, §7.2). ID is chosen by the sender, ≥ 1;
-// the answer (Data or NoData) echoes it. The body is coded by
-// hypercore.AppendRequestMessage / DecodeRequestMessage.
+// the answer (Data or NoData) echoes it. hypercore.Core.Proof answers it.
 type Request struct {
 	ID uint64
-	hypercore.ProofRequest
+	ProofRequest
 }
 
 func (Request) MessageType() uint64 { return TypeRequest }
 func (Request) isMessage()          {}
 
-// AppendRequest appends the encoding of m.
+// AppendRequest appends the encoding of m: uint flags ‖ uint id ‖ uint
+// fork ‖ the parts present (two uints each) ‖ [uint priority]. The
+// priority flag and field are written only for a non-zero Priority.
 func AppendRequest(b []byte, m Request) []byte {
-	return hypercore.AppendRequestMessage(b, m.ID, m.ProofRequest)
+	return appendRequest(b, m.ID, &m.ProofRequest)
 }
 
-// DecodeRequest decodes a request message, ignoring trailing bytes. Errors
-// wrap ErrMalformed and hypercore.ErrBadInput.
+// DecodeRequest decodes a request message, ignoring trailing bytes (as JS
+// does).
 func DecodeRequest(b []byte) (Request, error) {
-	n, err := requestLen(b)
-	if err != nil {
-		return Request{}, fmt.Errorf("request: %v: %w: %w", err, ErrMalformed, hypercore.ErrBadInput)
+	d := cenc.NewDecoder(b)
+	m := readRequest(d)
+	if err := d.Err(); err != nil {
+		return Request{}, decodeErr("request", err)
 	}
-	id, req, err := hypercore.DecodeRequestMessage(b[:n])
-	if err != nil {
-		return Request{}, fmt.Errorf("request: %w: %w", ErrMalformed, err)
+	return m, nil
+}
+
+// DecodeRequestExact is DecodeRequest refusing trailing bytes: for a
+// request stored or handed over on its own rather than read off a frame.
+func DecodeRequestExact(b []byte) (Request, error) {
+	d := cenc.NewDecoder(b)
+	m := readRequest(d)
+	if err := exact(d); err != nil {
+		return Request{}, decodeErr("request", err)
 	}
-	return Request{ID: id, ProofRequest: req}, nil
+	return m, nil
+}
+
+// exact is d's error, or an error if bytes are left.
+func exact(d *cenc.Decoder) error {
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if d.Len() != 0 {
+		return fmt.Errorf("%d trailing bytes", d.Len())
+	}
+	return nil
 }
 
 // Cancel (type 2) withdraws request Request.
@@ -204,34 +241,43 @@ func DecodeCancel(b []byte) (Cancel, error) {
 }
 
 // Data (type 3) answers request Request (0: pushed, unrequested) with the
-// proof parts (spec §4.2). The body is coded by
-// hypercore.AppendDataMessage / DecodeDataMessage; hypercore.VerifyProof
-// checks it.
+// proof parts (spec §4.2): uint flags ‖ uint request ‖ uint fork ‖ the
+// parts present ‖ [manifest]. hypercore.VerifyProof checks it.
 type Data struct {
 	Request uint64
-	hypercore.Proof
+	Proof
 }
 
 func (Data) MessageType() uint64 { return TypeData }
 func (Data) isMessage()          {}
 
-// AppendData appends the encoding of m.
+// AppendData appends the encoding of m. Absent parts are left out; a nil
+// block value or signature encodes as empty.
 func AppendData(b []byte, m Data) []byte {
-	return hypercore.AppendDataMessage(b, m.Request, &m.Proof)
+	return appendData(b, m.Request, &m.Proof)
 }
 
-// DecodeData decodes a data message, ignoring trailing bytes. The result
-// does not alias b. Errors wrap ErrMalformed and hypercore.ErrInvalidProof.
+// DecodeData decodes a data message, ignoring trailing bytes (as JS
+// does). The result does not alias b.
 func DecodeData(b []byte) (Data, error) {
-	n, err := dataLen(b)
-	if err != nil {
-		return Data{}, fmt.Errorf("data: %v: %w: %w", err, ErrMalformed, hypercore.ErrInvalidProof)
+	d := cenc.NewDecoder(b)
+	m := readData(d)
+	if err := d.Err(); err != nil {
+		return Data{}, decodeErr("data", err)
 	}
-	id, p, err := hypercore.DecodeDataMessage(b[:n])
-	if err != nil {
-		return Data{}, fmt.Errorf("data: %w: %w", ErrMalformed, err)
+	return m, nil
+}
+
+// DecodeDataExact is DecodeData refusing trailing bytes: for a proof
+// stored or handed over on its own (an evidence bundle) rather than read
+// off a frame.
+func DecodeDataExact(b []byte) (Data, error) {
+	d := cenc.NewDecoder(b)
+	m := readData(d)
+	if err := exact(d); err != nil {
+		return Data{}, decodeErr("data", err)
 	}
-	return Data{Request: id, Proof: *p}, nil
+	return m, nil
 }
 
 // Reasons of NoData.

@@ -9,18 +9,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/hypercore/internal/cenc"
 )
 
-func fill(b byte) (h hypercore.Hash) {
+func fill(b byte) (h [32]byte) {
 	for i := range h {
 		h[i] = b
 	}
 	return h
 }
 
-func hash(t testing.TB, s string) (h hypercore.Hash) {
+func hash(t testing.TB, s string) (h [32]byte) {
 	copy(h[:], unhex(t, s))
 	return h
 }
@@ -39,16 +38,16 @@ func pinned(t testing.TB) []struct {
 	}{
 		{"sync", Sync{Length: 5, CanUpgrade: true, Uploading: true, Downloading: true, HasManifest: true}, "0f000500"},
 		{"sync-big", Sync{Fork: 2, Length: 70000, RemoteLength: 300, Uploading: true, AllowPush: true}, "1202fe70110100fd2c01"},
-		{"request-block", Request{ID: 1, ProofRequest: hypercore.ProofRequest{Block: &hypercore.BlockRequest{Index: 3, Nodes: 2}}}, "0101000302"},
-		{"request-block-upgrade-manifest", Request{ID: 2, ProofRequest: hypercore.ProofRequest{Block: &hypercore.BlockRequest{}, Upgrade: &hypercore.UpgradeRequest{Length: 5}, Manifest: true}}, "19020000000005"},
-		{"request-hash-priority", Request{ID: 3, ProofRequest: hypercore.ProofRequest{Fork: 1, Hash: &hypercore.HashRequest{Index: 7, Nodes: 1}, Priority: 2}}, "220301070102"},
-		{"request-seek-upgrade", Request{ID: 4, ProofRequest: hypercore.ProofRequest{Seek: &hypercore.SeekRequest{Bytes: 1000}, Upgrade: &hypercore.UpgradeRequest{Start: 2, Length: 31}}}, "0c0400fde80300021f"},
+		{"request-block", Request{ID: 1, ProofRequest: ProofRequest{Block: &BlockRequest{Index: 3, Nodes: 2}}}, "0101000302"},
+		{"request-block-upgrade-manifest", Request{ID: 2, ProofRequest: ProofRequest{Block: &BlockRequest{}, Upgrade: &UpgradeRequest{Length: 5}, Manifest: true}}, "19020000000005"},
+		{"request-hash-priority", Request{ID: 3, ProofRequest: ProofRequest{Fork: 1, Hash: &HashRequest{Index: 7, Nodes: 1}, Priority: 2}}, "220301070102"},
+		{"request-seek-upgrade", Request{ID: 4, ProofRequest: ProofRequest{Seek: &SeekRequest{Bytes: 1000}, Upgrade: &UpgradeRequest{Start: 2, Length: 31}}}, "0c0400fde80300021f"},
 		{"cancel", Cancel{Request: 4}, "04"},
-		{"data-block-upgrade", Data{Request: 9, Proof: hypercore.Proof{
-			Block:   &hypercore.BlockProof{Index: 1, Value: []byte("hi"), Nodes: []hypercore.Node{{Index: 0, Size: 1, Hash: fill(1)}}},
-			Upgrade: &hypercore.UpgradeProof{Length: 2, Nodes: []hypercore.Node{{Index: 1, Size: 3, Hash: fill(2)}}, AdditionalNodes: []hypercore.Node{}, Signature: bytes.Repeat([]byte{3}, 68)},
+		{"data-block-upgrade", Data{Request: 9, Proof: Proof{
+			Block:   &BlockProof{Index: 1, Value: []byte("hi"), Nodes: []Node{{Index: 0, Size: 1, Hash: fill(1)}}},
+			Upgrade: &UpgradeProof{Length: 2, Nodes: []Node{{Index: 1, Size: 3, Hash: fill(2)}}, AdditionalNodes: []Node{}, Signature: bytes.Repeat([]byte{3}, 68)},
 		}}, "0909000102686901000101010101010101010101010101010101010101010101010101010101010101010002010103020202020202020202020202020202020202020202020202020202020202020200440303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030303030303"},
-		{"data-manifest", Data{Request: 10, Proof: hypercore.Proof{Manifest: &hypercore.Manifest{Version: 1, Quorum: 1, Signers: []hypercore.Signer{{
+		{"data-manifest", Data{Request: 10, Proof: Proof{Manifest: &Manifest{Version: 1, Quorum: 1, Signers: []Signer{{
 			Namespace: hash(t, "4144eea531e483d54e0c14f4ca68e0644f355343ff6fcb0f005200e12cd747cb"),
 			PublicKey: hash(t, "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"),
 		}}}}}, "100a000100000101004144eea531e483d54e0c14f4ca68e0644f355343ff6fcb0f005200e12cd747cb8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"},
@@ -165,10 +164,10 @@ func TestDecodeCases(t *testing.T) {
 		{"bitfield short", TypeBitfield, "000201000000020000", nil},
 		{"extension empty", TypeExtension, "00", Extension{}},
 		{"extension name cut", TypeExtension, "0361", nil},
-		{"request unknown flags", TypeRequest, "c00501", Request{ID: 5, ProofRequest: hypercore.ProofRequest{Fork: 1}}},
-		{"request trailing bytes", TypeRequest, "0005010102ffff", Request{ID: 5, ProofRequest: hypercore.ProofRequest{Fork: 1}}},
+		{"request unknown flags", TypeRequest, "c00501", Request{ID: 5, ProofRequest: ProofRequest{Fork: 1}}},
+		{"request trailing bytes", TypeRequest, "0005010102ffff", Request{ID: 5, ProofRequest: ProofRequest{Fork: 1}}},
 		{"data trailing bytes", TypeData, "000100aabb", Data{Request: 1}},
-		{"data with empty block", TypeData, "010100070000", Data{Request: 1, Proof: hypercore.Proof{Block: &hypercore.BlockProof{Index: 7, Nodes: []hypercore.Node{}}}}},
+		{"data with empty block", TypeData, "010100070000", Data{Request: 1, Proof: Proof{Block: &BlockProof{Index: 7, Nodes: []Node{}}}}},
 		{"data unknown manifest version", TypeData, "10010004", nil},
 		{"data v0 manifest unknown layout", TypeData, "1001000000030000", nil},
 		{"cancel empty", TypeCancel, "", nil},
@@ -323,52 +322,6 @@ func TestHostileCounts(t *testing.T) {
 	}
 	if _, err := Decode(TypeData, manyNodes); err == nil || !strings.Contains(err.Error(), "limit") {
 		t.Fatalf("2^20+1 nodes refused for the wrong reason: %v", err)
-	}
-}
-
-// The length scanners agree with hypercore's strict decoders on every
-// vector, cut or not: where the strict decoder accepts, the scanner
-// measures the whole message.
-func TestScannersAgreeWithHypercore(t *testing.T) {
-	for _, tt := range pinned(t) {
-		b := unhex(t, tt.hex)
-		for k := 0; k <= len(b); k++ {
-			checkScanners(t, tt.m.MessageType(), b[:k])
-		}
-	}
-}
-
-func checkScanners(t *testing.T, typ uint64, b []byte) {
-	t.Helper()
-	switch typ {
-	case TypeRequest:
-		n, err := requestLen(b)
-		_, _, strictErr := hypercore.DecodeRequestMessage(b)
-		checkScan(t, "request", b, n, err, strictErr)
-	case TypeData:
-		n, err := dataLen(b)
-		_, _, strictErr := hypercore.DecodeDataMessage(b)
-		checkScan(t, "data", b, n, err, strictErr)
-	}
-}
-
-// checkScan compares a scanner's result (n, err) on b with the strict
-// decoder's: the scanner measures exactly what the strict decoder accepts,
-// except that it also refuses uints above 2^53-1 (the strict decoders of
-// package hypercore take any uint64).
-func checkScan(t *testing.T, what string, b []byte, n int, err, strictErr error) {
-	t.Helper()
-	if err == nil && (n < 0 || n > len(b)) {
-		t.Fatalf("%s %x: scanner measured %d", what, b, n)
-	}
-	if strictErr != nil {
-		return
-	}
-	if err != nil && !errors.Is(err, errUintRange) {
-		t.Fatalf("%s %x: strict decoder accepts, scanner says %v", what, b, err)
-	}
-	if err == nil && n != len(b) {
-		t.Fatalf("%s %x: strict decoder accepts, scanner measured %d", what, b, n)
 	}
 }
 

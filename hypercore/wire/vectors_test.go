@@ -9,8 +9,6 @@ import (
 	"reflect"
 	"sync"
 	"testing"
-
-	"github.com/fieldsync/fieldsync/hypercore"
 )
 
 // vectors is the part of ../testdata/hypercore-v11.json these tests use.
@@ -85,7 +83,7 @@ func jsHex(b []byte) any {
 	return map[string]any{"hex": hex.EncodeToString(b)}
 }
 
-func jsNodes(ns []hypercore.Node) any {
+func jsNodes(ns []Node) any {
 	out := []any{}
 	for _, n := range ns {
 		out = append(out, map[string]any{"index": n.Index, "size": n.Size, "hash": jsHex(n.Hash[:])})
@@ -93,7 +91,7 @@ func jsNodes(ns []hypercore.Node) any {
 	return out
 }
 
-func jsManifest(m *hypercore.Manifest) any {
+func jsManifest(m *Manifest) any {
 	if m == nil {
 		return nil
 	}

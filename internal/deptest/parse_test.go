@@ -26,7 +26,8 @@ func fileImports(t *testing.T, path string) []string {
 func TestRuleForPicksMostSpecific(t *testing.T) {
 	for pkg, want := range map[string]string{
 		"hypercore":           "hypercore/...",
-		"hypercore/wire":      "hypercore/...",
+		"hypercore/wire":      "hypercore/wire",
+		"hypercore/replicate": "hypercore/...",
 		"observations":        "observations",
 		"observations/index":  "observations/index",
 		"cmd/fieldsync":       "cmd/...",
