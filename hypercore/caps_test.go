@@ -2,11 +2,10 @@ package hypercore
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 )
 
 // capVectors is the part of testdata/hypercore-v11.json that pins the
@@ -44,14 +43,8 @@ type capVectors struct {
 
 func loadCapVectors(t *testing.T) *capVectors {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "hypercore-v11.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v capVectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	hypercoretest.LoadVectors(t, &v)
 	if len(v.Wire.Capability) == 0 || len(v.Wire.LiveTranscript.Frames) == 0 {
 		t.Fatal("vectors hold no capability cases")
 	}

@@ -1,26 +1,15 @@
 package hypercore
 
 import (
-	"encoding/hex"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 )
 
 // Typed views of testdata/hypercore-v11.json (made by the JS reference).
 
-type hexBytes []byte
-
-func (h *hexBytes) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	v, err := hex.DecodeString(s)
-	*h = v
-	return err
-}
+// hexBytes is a JSON hex string.
+type hexBytes = hypercoretest.HexBytes
 
 type vNode struct {
 	Index uint64   `json:"index"`
@@ -170,14 +159,8 @@ type coreVectors struct {
 
 func loadCoreVectors(t testing.TB) *coreVectors {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "hypercore-v11.json"))
-	if err != nil {
-		t.Fatalf("read vectors: %v", err)
-	}
 	var v coreVectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatalf("parse vectors: %v", err)
-	}
+	hypercoretest.LoadVectors(t, &v)
 	if len(v.Cores) == 0 || len(v.Manifests) == 0 {
 		t.Fatal("vectors hold no cores or manifests")
 	}

@@ -3,9 +3,10 @@ package hypercore
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 )
 
 // loadVectors returns all of testdata/hypercore-v11.json that the tests
@@ -17,8 +18,9 @@ import (
 // coreVectors).
 func loadVectors(t testing.TB) *vectors {
 	t.Helper()
+	path := hypercoretest.VectorFile(t)
 	vectorsOnce.Do(func() {
-		b, err := os.ReadFile(filepath.Join("testdata", "hypercore-v11.json"))
+		b, err := os.ReadFile(path)
 		if err != nil {
 			vectorsErr = err
 			return

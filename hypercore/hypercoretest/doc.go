@@ -1,7 +1,10 @@
 // Package hypercoretest holds test helpers for programs that use the
 // hypercore library, in the manner of net/http/httptest: a goroutine-leak
-// check and connected secret-stream pairs. The library's own tests use it,
-// and so do fieldsync's (through internal/testutil or directly).
+// check (CheckGoroutines), connected secret-stream pairs over loopback TCP
+// or net.Pipe (TCPStreams, PipeStreams), and the JS reference's vector
+// file (LoadVectors, HexBytes, Unhex). The library's own tests use it, and
+// so do fieldsync's (directly, or through internal/testutil). Package
+// secretstream's own tests cannot (this package imports secretstream).
 //
 // It is imported by tests only. Like hypercore, it must never import
 // anything from fieldsync outside hypercore/, so that the library stays

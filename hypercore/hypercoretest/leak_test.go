@@ -1,11 +1,14 @@
 package hypercoretest
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fieldsync/fieldsync/hypercore/secretstream"
 )
 
 // fakeT records what CheckGoroutines reports instead of failing the test.
@@ -72,5 +75,42 @@ func TestCheckGoroutinesIgnoresOlderGoroutines(t *testing.T) {
 	<-exited
 	if len(f.errs) != 0 {
 		t.Fatalf("a goroutine started before the check was reported: %q", f.errs)
+	}
+}
+
+// TestStreamPairsTalk: both pairs carry a message each way, and nothing
+// they started outlives the test.
+func TestStreamPairsTalk(t *testing.T) {
+	for name, pair := range map[string]func(testing.TB, secretstream.Config, secretstream.Config) (*secretstream.Stream, *secretstream.Stream){
+		"tcp": TCPStreams, "pipe": PipeStreams,
+	} {
+		t.Run(name, func(t *testing.T) {
+			CheckGoroutines(t)
+			c, s := pair(t, secretstream.Config{KeepAlive: time.Hour}, secretstream.Config{})
+			if !c.IsInitiator() || s.IsInitiator() {
+				t.Fatal("the client is not the initiator")
+			}
+			go c.WriteMessage([]byte("ping")) // net.Pipe: the write waits for the read
+			if m, err := s.ReadMessage(); err != nil || string(m) != "ping" {
+				t.Fatalf("server read %q, %v", m, err)
+			}
+			go s.WriteMessage([]byte("pong"))
+			if m, err := c.ReadMessage(); err != nil || string(m) != "pong" {
+				t.Fatalf("client read %q, %v", m, err)
+			}
+		})
+	}
+}
+
+func TestVectorFileIsFound(t *testing.T) {
+	var v struct {
+		Wire json.RawMessage `json:"wire"`
+	}
+	LoadVectors(t, &v)
+	if len(v.Wire) == 0 {
+		t.Fatal("the vector file has no wire section")
+	}
+	if got := Unhex(t, "0a 0b"); len(got) != 2 || got[0] != 10 || got[1] != 11 {
+		t.Fatalf("Unhex = %x", got)
 	}
 }

@@ -3,6 +3,8 @@ package protomux
 import (
 	"bytes"
 	"testing"
+
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 )
 
 // BenchmarkBatchPull measures taking the messages of a batch frame, one
@@ -18,7 +20,7 @@ func BenchmarkBatchPull(b *testing.B) {
 		}
 	}
 	const n = 1 << 16
-	fr := append(unhex(b, "000001"), bytes.Repeat([]byte{1, 0}, n)...)
+	fr := append(hypercoretest.Unhex(b, "000001"), bytes.Repeat([]byte{1, 0}, n)...)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {

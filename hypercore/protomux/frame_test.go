@@ -2,17 +2,14 @@ package protomux
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 	"github.com/fieldsync/fieldsync/hypercore/internal/cenc"
 )
 
@@ -28,31 +25,16 @@ type capturedVectors struct {
 
 func loadCaptured(t testing.TB) capturedVectors {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "hypercore-v11.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v struct {
 		Wire struct {
 			Protomux capturedVectors `json:"protomux"`
 		} `json:"wire"`
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	hypercoretest.LoadVectors(t, &v)
 	if len(v.Wire.Protomux.Captured) == 0 {
 		t.Fatal("no captured protomux frames in the vectors")
 	}
 	return v.Wire.Protomux
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // item is a fully decoded message of a frame: control payloads decoded.
@@ -132,7 +114,7 @@ func encodeAll(batch bool, items []item) []byte {
 
 func TestCapturedFrames(t *testing.T) {
 	v := loadCaptured(t)
-	dk := unhex(t, v.DiscoveryKey)
+	dk := hypercoretest.Unhex(t, v.DiscoveryKey)
 	aa := bytes.Repeat([]byte{0xaa}, 32)
 	want := []struct {
 		what  string
@@ -140,17 +122,17 @@ func TestCapturedFrames(t *testing.T) {
 		items []item
 	}{
 		{"channel open", false, []item{{Channel: 0, Type: TypeOpen, Open: &Open{Channel: 1, Protocol: "hypercore/alpha", ID: dk, Handshake: append([]byte{1}, aa...)}}}},
-		{"sync message", false, []item{{Channel: 1, Type: 0, Payload: unhex(t, "0f000500")}}},
-		{"request message", false, []item{{Channel: 1, Type: 1, Payload: unhex(t, "0101000302")}}},
+		{"sync message", false, []item{{Channel: 1, Type: 0, Payload: hypercoretest.Unhex(t, "0f000500")}}},
+		{"request message", false, []item{{Channel: 1, Type: 1, Payload: hypercoretest.Unhex(t, "0101000302")}}},
 		{"corked batch: sync + range + want", true, []item{
-			{Channel: 1, Type: 0, Payload: unhex(t, "0f000500")},
-			{Channel: 1, Type: 8, Payload: unhex(t, "000005")},
-			{Channel: 1, Type: 5, Payload: unhex(t, "00fd0004")},
+			{Channel: 1, Type: 0, Payload: hypercoretest.Unhex(t, "0f000500")},
+			{Channel: 1, Type: 8, Payload: hypercoretest.Unhex(t, "000005")},
+			{Channel: 1, Type: 5, Payload: hypercoretest.Unhex(t, "00fd0004")},
 		}},
 		{"corked batch spanning channels", true, []item{
 			{Channel: 0, Type: TypeOpen, Open: &Open{Channel: 2, Protocol: "example/other"}},
-			{Channel: 1, Type: 2, Payload: unhex(t, "01")},
-			{Channel: 2, Type: 0, Payload: unhex(t, "026869")},
+			{Channel: 1, Type: 2, Payload: hypercoretest.Unhex(t, "01")},
+			{Channel: 2, Type: 0, Payload: hypercoretest.Unhex(t, "026869")},
 		}},
 		{"channel close", false, []item{{Channel: 0, Type: TypeClose, ID: 1}}},
 	}
@@ -166,7 +148,7 @@ func TestCapturedFrames(t *testing.T) {
 			if len(c.Frames) != 1 {
 				t.Fatalf("%d frames", len(c.Frames))
 			}
-			frame := unhex(t, c.Frames[0])
+			frame := hypercoretest.Unhex(t, c.Frames[0])
 			batch, items, err := decodeAll(frame)
 			if err != nil {
 				t.Fatal(err)
@@ -200,7 +182,7 @@ func fmtItems(items []item) string {
 func TestCapturedFrameTruncations(t *testing.T) {
 	v := loadCaptured(t)
 	for _, c := range v.Captured {
-		frame := unhex(t, c.Frames[0])
+		frame := hypercoretest.Unhex(t, c.Frames[0])
 		_, full, err := decodeAll(frame)
 		if err != nil {
 			t.Fatal(err)
@@ -252,14 +234,14 @@ func TestDecodeFrameCases(t *testing.T) {
 		{name: "empty", hex: "", wantErr: "empty frame"},
 		{name: "channel only", hex: "01"},
 		{name: "type varint cut", hex: "01fd00"},
-		{name: "long-form varints accepted", hex: "fd0100fe00000000ff", ok: true, items: []item{{Channel: 1, Type: 0, Payload: unhex(t, "ff")}}},
+		{name: "long-form varints accepted", hex: "fd0100fe00000000ff", ok: true, items: []item{{Channel: 1, Type: 0, Payload: hypercoretest.Unhex(t, "ff")}}},
 		{name: "channel 2^53-1 (largest JS uint)", hex: "ffffffffffffff1f000001", ok: true, items: []item{{Channel: MaxUint, Type: 0, Payload: []byte{1}}}},
 		{name: "channel 2^53 (JS refuses)", hex: "ff00000000000020000001", wantErr: "exceeds 2^53-1"},
 		{name: "type 2^64-1", hex: "01ffffffffffffffffff", wantErr: "exceeds 2^53-1"},
 		{name: "close of 2^53", hex: "0003ff0000000000002000", wantErr: "exceeds 2^53-1"},
 		{name: "batch switch to 2^53", hex: "00000100ff0000000000002000", wantErr: "exceeds 2^53-1"},
 		{name: "message with empty payload", hex: "0500", ok: true, items: []item{{Channel: 5, Type: 0}}},
-		{name: "unknown control type kept raw", hex: "0009abcd", ok: true, items: []item{{Channel: 0, Type: 9, Payload: unhex(t, "abcd")}}},
+		{name: "unknown control type kept raw", hex: "0009abcd", ok: true, items: []item{{Channel: 0, Type: 9, Payload: hypercoretest.Unhex(t, "abcd")}}},
 		{name: "close trailing bytes ignored", hex: "00030199", ok: true, items: []item{{Type: TypeClose, ID: 1}}},
 		{name: "reject", hex: "0002fd0001", ok: true, items: []item{{Type: TypeReject, ID: 256}}},
 		{name: "close without id", hex: "0003"},
@@ -280,7 +262,7 @@ func TestDecodeFrameCases(t *testing.T) {
 		{name: "batch: bad control payload", hex: "0000000103"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := unhex(t, tc.hex)
+			b := hypercoretest.Unhex(t, tc.hex)
 			batch, items, err := decodeAll(b)
 			if !tc.ok {
 				if err == nil {

@@ -2,12 +2,11 @@ package protomux
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 )
 
 // fuzzSeedFrames are the captured JS frames and every frame of the live
@@ -16,12 +15,8 @@ func fuzzSeedFrames(f *testing.F) [][]byte {
 	var seeds [][]byte
 	for _, c := range loadCaptured(f).Captured {
 		for _, fr := range c.Frames {
-			seeds = append(seeds, unhex(f, fr))
+			seeds = append(seeds, hypercoretest.Unhex(f, fr))
 		}
-	}
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "hypercore-v11.json"))
-	if err != nil {
-		f.Fatal(err)
 	}
 	var v struct {
 		Wire struct {
@@ -32,9 +27,7 @@ func fuzzSeedFrames(f *testing.F) [][]byte {
 			} `json:"live_transcript"`
 		} `json:"wire"`
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		f.Fatal(err)
-	}
+	hypercoretest.LoadVectors(f, &v)
 	for _, fr := range v.Wire.LiveTranscript.Frames {
 		b, err := hex.DecodeString(fr.Hex)
 		if err != nil {

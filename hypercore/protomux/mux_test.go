@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 )
 
 // evString renders events compactly for comparisons.
@@ -111,7 +113,7 @@ func mustOpen(t *testing.T, m *Mux, protocol, id string) uint64 {
 	return local
 }
 
-func frame(t *testing.T, hexs string) []byte { return unhex(t, hexs) }
+func frame(t *testing.T, hexs string) []byte { return hypercoretest.Unhex(t, hexs) }
 
 func openFrame(r uint64, protocol, id string, hs []byte) []byte {
 	var idb []byte
@@ -475,13 +477,13 @@ func TestCorkMatchesJSBatches(t *testing.T) {
 	captured := func(prefix string) []byte {
 		for _, c := range v.Captured {
 			if strings.HasPrefix(c.What, prefix) {
-				return unhex(t, c.Frames[0])
+				return hypercoretest.Unhex(t, c.Frames[0])
 			}
 		}
 		t.Fatalf("no captured frame %q", prefix)
 		return nil
 	}
-	dk := unhex(t, v.DiscoveryKey)
+	dk := hypercoretest.Unhex(t, v.DiscoveryKey)
 	m := New(Config{})
 	l, err := m.Open(OpenOptions{Protocol: "hypercore/alpha", ID: dk, Handshake: append([]byte{1}, bytes.Repeat([]byte{0xaa}, 32)...)})
 	if err != nil || l != 1 {
@@ -490,9 +492,9 @@ func TestCorkMatchesJSBatches(t *testing.T) {
 	wantOutput(t, m, captured("channel open"))
 
 	m.Cork()
-	must(t, m.Send(1, 0, unhex(t, "0f000500")))
-	must(t, m.Send(1, 8, unhex(t, "000005")))
-	must(t, m.Send(1, 5, unhex(t, "00fd0004")))
+	must(t, m.Send(1, 0, hypercoretest.Unhex(t, "0f000500")))
+	must(t, m.Send(1, 8, hypercoretest.Unhex(t, "000005")))
+	must(t, m.Send(1, 5, hypercoretest.Unhex(t, "00fd0004")))
 	wantOutput(t, m)
 	m.Uncork()
 	wantOutput(t, m, captured("corked batch:"))
@@ -503,13 +505,13 @@ func TestCorkMatchesJSBatches(t *testing.T) {
 		t.Fatal(l2, err)
 	}
 	must(t, m.Send(1, 2, []byte{1}))
-	must(t, m.Send(2, 0, unhex(t, "026869")))
+	must(t, m.Send(2, 0, hypercoretest.Unhex(t, "026869")))
 	m.Uncork()
 	wantOutput(t, m)
 	m.Uncork()
 	wantOutput(t, m, captured("corked batch spanning"))
 
-	must(t, m.Send(1, 0, unhex(t, "0f000500")))
+	must(t, m.Send(1, 0, hypercoretest.Unhex(t, "0f000500")))
 	wantOutput(t, m, captured("sync message"))
 	must(t, m.Close(1))
 	wantOutput(t, m, captured("channel close"))

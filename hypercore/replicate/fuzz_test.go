@@ -3,12 +3,12 @@ package replicate
 import (
 	"context"
 	"encoding/binary"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 	"github.com/fieldsync/fieldsync/hypercore/protomux"
 	"github.com/fieldsync/fieldsync/hypercore/secretstream"
 	"github.com/fieldsync/fieldsync/hypercore/wire"
@@ -61,22 +61,9 @@ func FuzzPeer(f *testing.F) {
 		in = in[1:]
 		before, contig := r.Head(), r.Contiguous()
 
-		a, b := net.Pipe()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		srv := make(chan *secretstream.Stream, 1)
-		go func() {
-			s, _ := secretstream.Server(ctx, b, secretstream.Config{})
-			srv <- s
-		}()
-		fz, err := secretstream.Client(ctx, a, secretstream.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := <-srv
-		if s == nil {
-			t.Fatal("handshake failed")
-		}
+		fz, s := hypercoretest.PipeStreams(t, secretstream.Config{}, secretstream.Config{})
 		p := NewPeer(s, Options{RequestTimeout: 100 * time.Millisecond})
 		cfg := CoreConfig{Key: w.Key(), Core: w, Upload: true}
 		if download {
@@ -105,6 +92,7 @@ func FuzzPeer(f *testing.F) {
 		hs := wire.Handshake{Seeks: true, Capability: hypercore.ReplicationCapability(true, w.Key(), fz.HandshakeHash())}
 		ch, _ := m.Open(protomux.OpenOptions{Protocol: wire.Protocol, ID: dk[:], Handshake: wire.AppendHandshake(nil, hs)})
 		fz.WriteMessages(m.AppendOutput(nil)...)
+		var err error
 		for len(in) >= 3 {
 			typ, n := in[0], int(binary.LittleEndian.Uint16(in[1:3]))
 			in = in[3:]

@@ -28,42 +28,10 @@ func connect(t testing.TB) (client, server *secretstream.Stream) {
 // connectRaw is connect that also returns the server's TCP connection.
 func connectRaw(t testing.TB) (client, server *secretstream.Stream, serverConn net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	type res struct {
-		s   *secretstream.Stream
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			ch <- res{nil, nil, err}
-			return
-		}
-		s, err := secretstream.Server(ctx, c, secretstream.Config{MaxMessageSize: MaxMessageSize})
-		ch <- res{s, c, err}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err = secretstream.Client(ctx, c, secretstream.Config{MaxMessageSize: MaxMessageSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	t.Cleanup(func() { client.Close(); r.s.Close() })
-	return client, r.s, r.c
+	cc, sc := hypercoretest.TCPConns(t)
+	cfg := secretstream.Config{MaxMessageSize: MaxMessageSize}
+	client, server = hypercoretest.Streams(t, cc, sc, cfg, cfg)
+	return client, server, sc
 }
 
 // block is the content of block i of a test core.

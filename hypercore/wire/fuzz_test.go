@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 	"github.com/fieldsync/fieldsync/hypercore/protomux"
 )
 
@@ -13,11 +14,11 @@ func seedMessages(f *testing.F, typ uint64) {
 	v := loadVectors(f)
 	for _, vm := range v.Wire.HypercoreMessages {
 		if vm.MessageID != nil && *vm.MessageID == typ {
-			f.Add(unhex(f, vm.Hex))
+			f.Add(hypercoretest.Unhex(f, vm.Hex))
 		}
 	}
 	for _, fr := range v.Wire.LiveTranscript.Frames {
-		m, err := protomux.DecodeFrame(unhex(f, fr.Hex))
+		m, err := protomux.DecodeFrame(hypercoretest.Unhex(f, fr.Hex))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -75,7 +76,7 @@ func FuzzDecodeExtension(f *testing.F) { fuzzMessage(f, TypeExtension) }
 func FuzzDecodeHandshake(f *testing.F) {
 	for _, vm := range loadVectors(f).Wire.HypercoreMessages {
 		if vm.Type == "handshake" {
-			f.Add(unhex(f, vm.Hex))
+			f.Add(hypercoretest.Unhex(f, vm.Hex))
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

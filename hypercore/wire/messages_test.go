@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 	"github.com/fieldsync/fieldsync/hypercore/internal/cenc"
 )
 
@@ -20,7 +21,7 @@ func fill(b byte) (h [32]byte) {
 }
 
 func hash(t testing.TB, s string) (h [32]byte) {
-	copy(h[:], unhex(t, s))
+	copy(h[:], hypercoretest.Unhex(t, s))
 	return h
 }
 
@@ -69,7 +70,7 @@ func pinned(t testing.TB) []struct {
 func TestMarshalAndParse(t *testing.T) {
 	for _, tt := range pinned(t) {
 		t.Run(tt.name, func(t *testing.T) {
-			want := unhex(t, tt.hex)
+			want := hypercoretest.Unhex(t, tt.hex)
 			if got := Append(nil, tt.m); !bytes.Equal(got, want) {
 				t.Fatalf("Append = %x\nwant     %x", got, want)
 			}
@@ -123,7 +124,7 @@ func TestHandshake(t *testing.T) {
 		{Handshake{Seeks: true, Capability: fill(0xaa)}, "01" + strings.Repeat("aa", 32)},
 		{Handshake{Capability: fill(0xbb)}, "00" + strings.Repeat("bb", 32)},
 	} {
-		b := unhex(t, tt.hex)
+		b := hypercoretest.Unhex(t, tt.hex)
 		if got := AppendHandshake(nil, tt.h); !bytes.Equal(got, b) {
 			t.Errorf("AppendHandshake = %x, want %s", got, tt.hex)
 		}
@@ -132,11 +133,11 @@ func TestHandshake(t *testing.T) {
 		}
 	}
 	// Unknown flag bits and trailing bytes are ignored, as in JS.
-	if got, err := DecodeHandshake(unhex(t, "fd0300"+strings.Repeat("cc", 32)+"0102")); err != nil || !got.Seeks || got.Capability != fill(0xcc) {
+	if got, err := DecodeHandshake(hypercoretest.Unhex(t, "fd0300"+strings.Repeat("cc", 32)+"0102")); err != nil || !got.Seeks || got.Capability != fill(0xcc) {
 		t.Errorf("long-form flags: %+v, %v", got, err)
 	}
 	for k := range 33 {
-		if _, err := DecodeHandshake(unhex(t, "01"+strings.Repeat("aa", 32))[:k]); !errors.Is(err, ErrMalformed) {
+		if _, err := DecodeHandshake(hypercoretest.Unhex(t, "01"+strings.Repeat("aa", 32))[:k]); !errors.Is(err, ErrMalformed) {
 			t.Errorf("handshake cut at %d: %v", k, err)
 		}
 	}
@@ -181,7 +182,7 @@ func TestDecodeCases(t *testing.T) {
 		{"range start of 2^53", TypeRange, "02ff0000000000002000", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Decode(tt.typ, unhex(t, tt.hex))
+			got, err := Decode(tt.typ, hypercoretest.Unhex(t, tt.hex))
 			if tt.want == nil {
 				if err == nil {
 					t.Fatalf("decoded %#v, want an error", got)
@@ -216,7 +217,7 @@ func optionalTail(typ uint64) bool {
 // (optional trailing fields), and then it decodes to what those bytes say.
 func TestVectorTruncations(t *testing.T) {
 	for _, tt := range pinned(t) {
-		b := unhex(t, tt.hex)
+		b := hypercoretest.Unhex(t, tt.hex)
 		typ := tt.m.MessageType()
 		for k := range len(b) {
 			m, err := Decode(typ, b[:k])
@@ -251,7 +252,7 @@ func TestTrailingBytesIgnored(t *testing.T) {
 		if typ == TypeExtension || ((typ == TypeWant || typ == TypeUnwant) && !reflect.ValueOf(tt.m).FieldByName("Any").Bool()) {
 			continue
 		}
-		b := append(unhex(t, tt.hex), 0xff, 0x00, 0x01)
+		b := append(hypercoretest.Unhex(t, tt.hex), 0xff, 0x00, 0x01)
 		got, err := Decode(typ, b)
 		if err != nil {
 			t.Errorf("%s with trailing bytes: %v", tt.name, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 	"github.com/fieldsync/fieldsync/hypercore/protomux"
 )
 
@@ -85,7 +86,7 @@ func TestLiveTranscript(t *testing.T) {
 	lt := loadVectors(t).Wire.LiveTranscript
 	counts := map[string]int{}
 	for i, f := range lt.Frames {
-		b := unhex(t, f.Hex)
+		b := hypercoretest.Unhex(t, f.Hex)
 		df := decodeTranscriptFrame(t, b)
 		if !sameJSON(t, df.js, f.Decoded) {
 			got, _ := json.Marshal(df.js)
@@ -178,7 +179,7 @@ func TestLiveTranscriptReplay(t *testing.T) {
 	}
 
 	for i, f := range lt.Frames {
-		b := unhex(t, f.Hex)
+		b := hypercoretest.Unhex(t, f.Hex)
 		from, to := "initiator", "responder"
 		if f.Dir == "responder->initiator" {
 			from, to = to, from

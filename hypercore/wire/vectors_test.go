@@ -5,10 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
+
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 )
 
 // vectors is the part of ../testdata/hypercore-v11.json these tests use.
@@ -43,8 +44,9 @@ var (
 
 func loadVectors(t testing.TB) *vectors {
 	t.Helper()
+	path := hypercoretest.VectorFile(t)
 	vectorsOnce.Do(func() {
-		b, err := os.ReadFile(filepath.Join("..", "testdata", "hypercore-v11.json"))
+		b, err := os.ReadFile(path)
 		if err != nil {
 			vectorsErr = err
 			return
@@ -58,15 +60,6 @@ func loadVectors(t testing.TB) *vectors {
 		t.Fatal("no wire vectors")
 	}
 	return &vectorsVal
-}
-
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // typeNames maps the vectors' message names to protomux types.
@@ -222,7 +215,7 @@ func TestVectorMessages(t *testing.T) {
 	seen := map[string]int{}
 	for i, vm := range v.Wire.HypercoreMessages {
 		seen[vm.Type]++
-		b := unhex(t, vm.Hex)
+		b := hypercoretest.Unhex(t, vm.Hex)
 		var got any
 		var enc []byte
 		if vm.Type == "handshake" {

@@ -26,7 +26,7 @@ var rules = []struct {
 		why: "a library another Go program can use alone"},
 	{pkg: "hypercore/wire", may: []string{"hypercore/internal/cenc"},
 		why:   "the one codec of the protocol, a leaf that hypercore and replicate import",
-		tests: []string{"hypercore/protomux"}},
+		tests: []string{"hypercore/protomux", "hypercore/hypercoretest"}},
 	{pkg: "geo", may: nil, why: "geometry only; orb is its one dependency"},
 	{pkg: "dht/...", may: []string{"dht/..."}, why: "finds peers; knows nothing of projects beyond a topic"},
 	{pkg: "lansync", may: []string{"hypercore/secretstream"},

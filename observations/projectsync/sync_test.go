@@ -5,13 +5,13 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/fieldsync/fieldsync/geo"
 	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/hypercore/hypercoretest"
 	"github.com/fieldsync/fieldsync/hypercore/replicate"
 	"github.com/fieldsync/fieldsync/hypercore/secretstream"
 	"github.com/fieldsync/fieldsync/internal/testutil"
@@ -100,7 +100,7 @@ func pair(t *testing.T, a, b *device, opts Options) (errA, errB error, pa, pb Pr
 		*p = ss.Progress()
 		return err
 	}
-	cs, ss := streams(t, ctx, a.id, b.id)
+	cs, ss := streams(t, a.id, b.id)
 	done := make(chan error, 1)
 	go func() { done <- run(b, ss, &pb) }()
 	errA = run(a, cs, &pa)
@@ -110,41 +110,11 @@ func pair(t *testing.T, a, b *device, opts Options) (errA, errB error, pa, pb Pr
 
 // streams connects a client and a server secret stream over loopback TCP,
 // with the given device keys (nil: a random one).
-func streams(t *testing.T, ctx context.Context, client, server ed25519.PrivateKey) (*secretstream.Stream, *secretstream.Stream) {
+func streams(t *testing.T, client, server ed25519.PrivateKey) (*secretstream.Stream, *secretstream.Stream) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	type res struct {
-		s   *secretstream.Stream
-		err error
-	}
-	srv := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			srv <- res{nil, err}
-			return
-		}
-		s, err := secretstream.Server(ctx, c, secretstream.Config{Static: server, MaxMessageSize: replicate.MaxMessageSize})
-		srv <- res{s, err}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := secretstream.Client(ctx, c, secretstream.Config{Static: client, MaxMessageSize: replicate.MaxMessageSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := <-srv
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	t.Cleanup(func() { cs.Close(); r.s.Close() })
-	return cs, r.s
+	return hypercoretest.TCPStreams(t,
+		secretstream.Config{Static: client, MaxMessageSize: replicate.MaxMessageSize},
+		secretstream.Config{Static: server, MaxMessageSize: replicate.MaxMessageSize})
 }
 
 func sameLengths(t *testing.T, a, b map[[32]byte]uint64) {
@@ -255,7 +225,7 @@ func TestForgedCapability(t *testing.T) {
 	a.observe(t, 20, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cs, ss := streams(t, ctx, a.id, nil)
+	cs, ss := streams(t, a.id, nil)
 	got := make(chan []byte, 16)
 	done := make(chan error, 1)
 	go func() {
@@ -307,7 +277,7 @@ func TestPeerClosingEarlyIsIncomplete(t *testing.T) {
 	a.observe(t, 50, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cs, ss := streams(t, ctx, b.id, a.id)
+	cs, ss := streams(t, b.id, a.id)
 	go func() {
 		st, _ := OpenStore(a.p, hypercore.DurabilityOS)
 		defer st.Close()
