@@ -39,6 +39,9 @@ func runSyncVia(ctx context.Context, g *globals, p *project.Project, dir string,
 	before := indexedCount(p)
 	res, err := usbsync.Sync(ctx, p, dir, usbsync.Options{NoMedia: noMedia, Durability: mode, SegmentLimit: limit, Step: crashStep()})
 	if err != nil {
+		if res != nil && res.BlocksIn > 0 {
+			indexAfterSync(p) // what was verified and stored is listed
+		}
 		return viaError(dir, res, err)
 	}
 	after, idxErr := indexAfterSync(p)
@@ -79,6 +82,8 @@ func viaError(dir string, res *usbsync.Result, err error) error {
 	case errors.Is(err, usbsync.ErrOtherProject), errors.Is(err, usbsync.ErrNewerVersion),
 		errors.Is(err, usbsync.ErrNotFolder), errors.Is(err, usbsync.ErrNoDir):
 		return &exitError{code: exitUsage, err: err}
+	case errors.Is(err, usbsync.ErrDamaged):
+		return fmt.Errorf("%w; only blocks that verified were kept: sync this folder again from a device that holds the data, or use a fresh folder", err)
 	case errors.Is(err, usbsync.ErrBusy):
 		return fmt.Errorf("%w: stop it (or wait for it) and run sync --via again", err)
 	}

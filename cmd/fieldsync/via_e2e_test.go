@@ -265,3 +265,73 @@ func TestViaKilled(t *testing.T) {
 		t.Fatalf("a lists %d, b %d", len(ia), len(ib))
 	}
 }
+
+// inSmallStick runs script with $STICK a fresh tmpfs of sizeKB kilobytes
+// holding a copy of the folder in src, inside a private mount namespace
+// (unshare). It returns the script's output.
+func inSmallStick(t *testing.T, src string, sizeKB int, script string) string {
+	t.Helper()
+	if _, err := exec.LookPath("unshare"); err != nil {
+		skipOrFail(t, "unshare is missing (util-linux): cannot make a small or read-only stick")
+	}
+	if out, err := exec.Command("unshare", "-rm", "true").CombinedOutput(); err != nil {
+		skipOrFail(t, fmt.Sprintf("unshare -rm does not work here (%v: %s): cannot make a small or read-only stick", err, out))
+	}
+	stick := t.TempDir()
+	full := fmt.Sprintf(`set -u
+mount -t tmpfs -o size=%dk tmpfs "$STICK" || exit 99
+cp -a "$SRC/." "$STICK/" || exit 98
+h() { (cd "$STICK" && find . | sort && find . -type f | sort | xargs -r cat) | sha256sum | cut -c1-16; }
+%s`, sizeKB, script)
+	cmd := exec.Command("unshare", "-rm", "sh", "-c", full)
+	cmd.Env = append(os.Environ(), "STICK="+stick, "SRC="+src, "FS="+fieldsyncBinary(t))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("stick script: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why)
+	}
+	t.Skip("SKIPPED LOUDLY: " + why)
+}
+
+// TestViaFullAndReadOnlyStick: a stick that fills up, and one that is
+// read-only, are one-line errors; the folder is left as it was and the
+// project holds only verified blocks.
+func TestViaFullAndReadOnlyStick(t *testing.T) {
+	team := newTeam(t, "office", "village")
+	a, b := team[0], team[1]
+	src := t.TempDir()
+	a.must("import", features(t, 20, "office"))
+	a.mustVia(src)
+	for _, p := range photos(t, 3, 300000) {
+		b.must("observe", "--lat", "-3", "--lon", "-60", "--attach", p)
+	}
+	// Full: B's photos do not fit in 400 kB.
+	t.Setenv("HOME_B", b.home)
+	out := inSmallStick(t, src, 400, `before=$(h)
+"$FS" --home "$HOME_B" sync --via "$STICK" 2>&1; echo "exit=$?"
+after=$(h)
+[ "$before" = "$after" ] && echo same || echo changed`)
+	if !strings.Contains(out, "stick is full") || !strings.Contains(out, "exit=1") || !strings.Contains(out, "\nsame") {
+		t.Fatalf("full stick:\n%s", out)
+	}
+	if n := len(b.ids()); n != 23 {
+		t.Fatalf("b lists %d observations after a full stick, want its 3 and the folder's 20", n)
+	}
+	// Read-only: what the folder holds is taken; writing fails; unchanged.
+	out = inSmallStick(t, src, 4000, `mount -o remount,ro "$STICK" || exit 97
+before=$(h)
+"$FS" --home "$HOME_B" sync --via "$STICK" 2>&1; echo "exit=$?"
+after=$(h)
+[ "$before" = "$after" ] && echo same || echo changed`)
+	if !strings.Contains(out, "read-only") || !strings.Contains(out, "exit=1") || !strings.Contains(out, "\nsame") {
+		t.Fatalf("read-only stick:\n%s", out)
+	}
+	b.must("audit")
+}

@@ -370,7 +370,7 @@ type SegmentError struct {
 }
 
 func (e *SegmentError) Error() string {
-	return fmt.Sprintf("segment %s (core %s) is damaged at byte %d: %s", e.File, e.Core, e.Offset, e.Reason)
+	return fmt.Sprintf("segment %s (core %s) of the sync folder is damaged at byte %d: %s", e.File, e.Core, e.Offset, e.Reason)
 }
 
 func (e *SegmentError) Unwrap() error { return ErrDamaged }

@@ -80,13 +80,13 @@ func (s *syncer) importCore(ctx context.Context, fc *folderCore) error {
 	}
 	m, err := hypercore.DecodeManifest(fc.Manifest)
 	if err != nil {
-		return fmt.Errorf("%w: core %s: its manifest: %v", ErrDamaged, short(fc.Key), err)
+		return fmt.Errorf("sync folder %s %w: core %s: its manifest: %v", s.folder, ErrDamaged, short(fc.Key), err)
 	}
 	var v *hypercore.Verifier
 	if l != nil {
 		v = l.c.Verifier()
 	} else if v, err = hypercore.NewVerifier(fc.Key, m); err != nil {
-		return fmt.Errorf("%w: core %s: the manifest does not belong to its key: %v", ErrDamaged, short(fc.Key), err)
+		return fmt.Errorf("sync folder %s %w: core %s: the manifest does not belong to its key: %v", s.folder, ErrDamaged, short(fc.Key), err)
 	}
 	tree, err := s.loadTree(fc)
 	if err != nil {
@@ -108,11 +108,11 @@ func (s *syncer) importCore(ctx context.Context, fc *folderCore) error {
 		req := hypercore.ProofRequest{Fork: fc.Fork, Upgrade: &hypercore.UpgradeRequest{Start: state.Length, Length: fc.Length - state.Length}}
 		pr, err := hypercore.BuildProof(tree, fc.Length, fc.Fork, fc.Signature, req, nil)
 		if err != nil {
-			return fmt.Errorf("%w: core %s: the folder's tree is incomplete: %v", ErrDamaged, short(fc.Key), err)
+			return fmt.Errorf("sync folder %s %w: core %s: the folder's tree is incomplete: %v", s.folder, ErrDamaged, short(fc.Key), err)
 		}
 		vp, err := hypercore.VerifyProof(v, state, stored, pr)
 		if err != nil {
-			return fmt.Errorf("%w: core %s: its signed head does not verify: %v", ErrDamaged, short(fc.Key), err)
+			return fmt.Errorf("sync folder %s %w: core %s: its signed head does not verify: %v", s.folder, ErrDamaged, short(fc.Key), err)
 		}
 		if l == nil {
 			if l, err = s.createReplica(fc.Key, m, fc.Kind); err != nil {
@@ -210,7 +210,7 @@ func (s *syncer) createReplica(key [32]byte, m *hypercore.Manifest, kind byte) (
 // loadTree reads the node chunks of every segment of a core.
 func (s *syncer) loadTree(fc *folderCore) (*folderTree, error) {
 	if fc.Length > 1<<40 {
-		return nil, fmt.Errorf("%w: core %s claims %d blocks", ErrDamaged, short(fc.Key), fc.Length)
+		return nil, fmt.Errorf("sync folder %s %w: core %s claims %d blocks", s.folder, ErrDamaged, short(fc.Key), fc.Length)
 	}
 	t := &folderTree{length: fc.Length, nodes: make([]hypercore.Node, 2*fc.Length), have: make([]bool, 2*fc.Length)}
 	for _, seg := range fc.Segments {

@@ -29,13 +29,13 @@ const (
 
 var (
 	// ErrNotFolder: the directory holds something that is not a sync folder.
-	ErrNotFolder = errors.New("it is not a fieldsync sync folder")
+	ErrNotFolder = errors.New("is not a fieldsync sync folder")
 	// ErrNewerVersion: the folder was written by a newer fieldsync.
-	ErrNewerVersion = errors.New("the sync folder was written by a newer fieldsync; update fieldsync on this device")
+	ErrNewerVersion = errors.New("was written by a newer fieldsync; update fieldsync on this device")
 	// ErrOtherProject: the folder holds another project.
-	ErrOtherProject = errors.New("the sync folder belongs to another project; nothing was read or written (use another folder for this project)")
+	ErrOtherProject = errors.New("belongs to another project; nothing was read or written (use another folder or stick for this project)")
 	// ErrDamaged: the folder's head or a segment is corrupt or cut short.
-	ErrDamaged = errors.New("the sync folder is damaged")
+	ErrDamaged = errors.New("is damaged")
 	// ErrFull: the medium ran out of space.
 	ErrFull = errors.New("the stick is full")
 	// ErrReadOnly: the medium cannot be written.
@@ -43,7 +43,7 @@ var (
 	// ErrBusy: another process holds the project's replicas.
 	ErrBusy = errors.New("another fieldsync process is syncing this project")
 	// ErrNoDir: the directory given does not exist.
-	ErrNoDir = errors.New("no such directory (is the stick plugged in and mounted?)")
+	ErrNoDir = errors.New("not a directory one can sync through (is the stick plugged in and mounted?)")
 )
 
 // Options of a sync with a folder.
@@ -83,7 +83,7 @@ func Resolve(dir string) (string, error) {
 		return "", fmt.Errorf("%s: %w", dir, err)
 	}
 	if !st.IsDir() {
-		return "", fmt.Errorf("%s is a file, not a directory: %w", dir, ErrNotFolder)
+		return "", fmt.Errorf("%s is a file, not a directory: %w", dir, ErrNoDir)
 	}
 	if strings.HasSuffix(filepath.Base(filepath.Clean(dir)), ".fieldsync") {
 		return dir, nil
@@ -106,7 +106,7 @@ func Sync(ctx context.Context, p *project.Project, dir string, opts Options) (*R
 	res := &Result{Folder: folder}
 	h, err := readHead(p.Key, folder)
 	if err != nil {
-		return res, fmt.Errorf("sync folder %s: %w", folder, err)
+		return res, fmt.Errorf("sync folder %s %w", folder, err)
 	}
 	if h == nil {
 		res.Created = true
