@@ -31,20 +31,21 @@ type cdpMessage struct {
 }
 
 type browser struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	w       *os.File
-	mu      sync.Mutex
-	next    int64
-	waiting map[int64]chan cdpMessage
-	events  func(cdpMessage)
-	done    chan struct{} // closed when the reader ends
-	stderr  bytes.Buffer
+	t          testing.TB
+	lastTarget string
+	cmd        *exec.Cmd
+	w          *os.File
+	mu         sync.Mutex
+	next       int64
+	waiting    map[int64]chan cdpMessage
+	events     func(cdpMessage)
+	done       chan struct{} // closed when the reader ends
+	stderr     bytes.Buffer
 }
 
 // chromiumPath finds Debian's chromium; without it the test is skipped,
 // loudly, and fails under CI=true.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
@@ -60,7 +61,7 @@ func chromiumPath(t *testing.T) string {
 
 // startBrowser runs headless Chromium that can resolve nothing but
 // 127.0.0.1, with events delivered to onEvent (on the reader goroutine).
-func startBrowser(t *testing.T, onEvent func(cdpMessage)) *browser {
+func startBrowser(t testing.TB, onEvent func(cdpMessage)) *browser {
 	path := chromiumPath(t)
 	toChrome, chromeIn, err := os.Pipe()
 	if err != nil {
@@ -178,6 +179,7 @@ func (b *browser) page() string {
 	if err := b.call("", "Target.createTarget", map[string]any{"url": "about:blank"}, &tg); err != nil {
 		b.t.Fatal(err)
 	}
+	b.lastTarget = tg.TargetID
 	var at struct{ SessionID string }
 	if err := b.call("", "Target.attachToTarget", map[string]any{"targetId": tg.TargetID, "flatten": true}, &at); err != nil {
 		b.t.Fatal(err)

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -229,5 +231,117 @@ func TestWebMapInBrowser(t *testing.T) {
 	}
 	if len(requests) < 5 {
 		t.Errorf("only %d requests seen: is the request log working?", len(requests))
+	}
+}
+
+// BenchmarkWebFirstPaint opens the map at $FIELDSYNC_WEB_URL (bench/web.sh
+// starts one over many observations) in a fresh tab each time and
+// reports the page's first paint (performance.now() when the first
+// observations are on screen, from navigation start) for the whole
+// selection (first-paint-ms) and, the anchor of the same run, for a
+// selection that matches nothing (empty-paint-ms).
+func BenchmarkWebFirstPaint(b *testing.B) {
+	u := os.Getenv("FIELDSYNC_WEB_URL")
+	if u == "" {
+		b.Skip("set FIELDSYNC_WEB_URL (bench/web.sh does)")
+	}
+	br := startBrowser(b, nil)
+	var full, empty float64
+	for i := 0; i < b.N; i++ {
+		for _, c := range []struct {
+			hash string
+			into *float64
+		}{{"", &full}, {"#q=no-observation-says-this", &empty}} {
+			s := br.page()
+			if err := br.call(s, "Page.navigate", map[string]any{"url": u + c.hash}); err != nil {
+				b.Fatal(err)
+			}
+			var ms float64
+			deadline := time.Now().Add(2 * time.Minute)
+			for ms == 0 {
+				if time.Now().After(deadline) {
+					b.Fatal("no first paint in 2 minutes")
+				}
+				br.eval(s, `Number(document.body && document.body.dataset.firstPaint || 0)`, &ms)
+				if ms == 0 {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			*c.into += ms
+			br.call("", "Target.closeTarget", map[string]any{"targetId": br.lastTarget})
+		}
+	}
+	b.ReportMetric(full/float64(b.N), "first-paint-ms")
+	b.ReportMetric(empty/float64(b.N), "empty-paint-ms")
+	b.ReportMetric(full/empty, "x-anchor")
+}
+
+// fieldsync web prints one JSON line when ready; on a non-loopback
+// address it makes up a password, and the map asks for it.
+func TestWebCommand(t *testing.T) {
+	d := newTeam(t, "base")[0]
+	if code, _, errs := d.cli("web", "--http", "nonsense"); code != 2 || !strings.HasPrefix(errs, "fieldsync: --http") {
+		t.Errorf("--http nonsense: exit %d, %q", code, errs)
+	}
+	if code, _, errs := d.cli("web", "--http", ":0", "--basemap", filepath.Join(t.TempDir(), "none.mbtiles")); code != 2 || !strings.Contains(errs, "none.mbtiles") {
+		t.Errorf("a missing basemap: exit %d, %q", code, errs)
+	}
+	for _, c := range []struct {
+		addr     string
+		password bool
+	}{{":0", false}, {"0.0.0.0:0", true}} {
+		cmd := exec.Command(fieldsyncBinary(t), "--home", d.home, "web", "--http", c.addr, "--json")
+		stdout, _ := cmd.StdoutPipe()
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("web %s: %v: %s", c.addr, err, errb.String())
+		}
+		var ready map[string]string
+		if err := json.Unmarshal([]byte(line), &ready); err != nil {
+			t.Errorf("web %s printed %q", c.addr, line)
+		}
+		u, err := url.Parse(ready["url"])
+		if err != nil || u.Scheme != "http" || u.Port() == "" || u.Port() == "0" || u.Path != "/" {
+			t.Errorf("web %s: url %q", c.addr, ready["url"])
+		}
+		if (ready["password"] != "") != c.password || len(ready) != map[bool]int{false: 1, true: 2}[c.password] {
+			t.Errorf("web %s: ready line %q", c.addr, line)
+		}
+		status := "http://127.0.0.1:" + u.Port() + "/api/status"
+		resp, err := http.Get(status)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := 200
+		if c.password {
+			want = 401
+		}
+		if resp.StatusCode != want {
+			t.Errorf("web %s: GET without a password: %d, want %d", c.addr, resp.StatusCode, want)
+		}
+		if c.password {
+			req, _ := http.NewRequest("GET", status, nil)
+			req.SetBasicAuth("coordinator", ready["password"])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("with the printed password: %d", resp.StatusCode)
+			}
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("web %s after SIGTERM: %v: %s", c.addr, err, errb.String())
+		}
 	}
 }

@@ -69,6 +69,14 @@
         if (seq !== state.seq) return;
         $('filter-error').textContent = '';
         draw(fc);
+        if (!document.body.dataset.firstPaint) {
+          // When the first observations are on screen (bench/web.sh reads it).
+          requestAnimationFrame(() => {
+            const ms = Math.round(performance.now());
+            document.body.dataset.firstPaint = ms;
+            console.info('fieldsync first paint ' + ms + ' ms: ' + fc.count + ' observations as ' + fc.features.length + ' features' + (fc.clustered ? ' (clustered)' : ''));
+          });
+        }
         if (!state.fitted && fc.bbox) {
           state.fitted = true;
           const [w, s, e, n] = fc.bbox;
@@ -228,6 +236,13 @@
     }).catch(() => { $('live').textContent = 'server not answering'; });
   }
 
+  // A selection can be given in the address: #tag=category=mining&since=2026-03-01.
+  if (location.hash.length > 1) {
+    const h = new URLSearchParams(location.hash.slice(1));
+    const set = (id, name) => { if (h.has(name)) $(id).value = h.getAll(name).join(','); };
+    set('f-since', 'since'); set('f-until', 'until'); set('f-tag', 'tag'); set('f-device', 'device'); set('f-q', 'q');
+    $('f-deleted').checked = h.get('deleted') === 'true';
+  }
   readFilters();
   status().then(load);
   setInterval(status, 2000);
