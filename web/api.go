@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,7 +88,7 @@ func (s *Server) observations(w http.ResponseWriter, r *http.Request) {
 type cell struct {
 	n, forked  int
 	sumX, sumY float64
-	features   [][]byte // kept while the whole answer may go unclustered, else the first
+	keep       []int // members kept (indices into the request's kept list): all while the answer may go unclustered, else the first
 }
 
 // mercator is the Web Mercator pixel position of lon, lat at zoom.
@@ -100,60 +101,119 @@ func mercator(lon, lat float64, zoom int) (float64, float64) {
 	return x, y
 }
 
+// grid groups observations into cells of cellPixels at a zoom.
+type grid struct {
+	zoom  int
+	cells map[[2]int64]*cell
+	order [][2]int64
+	total int
+	bound orb.Bound
+}
+
+func newGrid(zoom int) *grid {
+	return &grid{zoom: zoom, cells: map[[2]int64]*cell{}, bound: orb.Bound{Min: orb.Point{math.Inf(1), math.Inf(1)}, Max: orb.Point{math.Inf(-1), math.Inf(-1)}}}
+}
+
+// add counts one observation with bounds b; keep is called (and its
+// index stored) when its feature may be sent as itself.
+func (g *grid) add(b orb.Bound, forked bool, keep func() (int, error)) error {
+	g.bound = g.bound.Union(b)
+	c := b.Center()
+	px, py := mercator(c[0], c[1], g.zoom)
+	key := [2]int64{int64(px / cellPixels), int64(py / cellPixels)}
+	ce := g.cells[key]
+	if ce == nil {
+		ce = &cell{}
+		g.cells[key] = ce
+		g.order = append(g.order, key)
+	}
+	g.total++
+	ce.n++
+	ce.sumX += c[0]
+	ce.sumY += c[1]
+	if forked {
+		ce.forked++
+	}
+	if ce.n == 1 || !g.clustered() {
+		k, err := keep()
+		if err != nil {
+			return err
+		}
+		ce.keep = append(ce.keep, k)
+	}
+	if g.total == unclusteredMax+1 && g.zoom < noClusterZoom {
+		for _, c := range g.cells {
+			c.keep = c.keep[:1]
+		}
+	}
+	return nil
+}
+
+func (g *grid) clustered() bool { return g.total > unclusteredMax && g.zoom < noClusterZoom }
+
 // clustered answers a FeatureCollection with foreign members count (all
 // matching), clustered and bbox (of all matching): single observations
 // as their features, groups as Points with fieldsync:cluster (how many)
-// and fieldsync:forked (how many of them are forked).
+// and fieldsync:forked (how many of them are forked). A selection of
+// list's place, time and tag filters decodes every matching record; the
+// whole project (the first view) is grouped from the R*Tree's envelopes
+// alone, and only the observations sent as themselves are read.
 func (s *Server) clustered(w http.ResponseWriter, sel *selection, zoom int) {
-	cells := map[[2]int64]*cell{}
-	var order [][2]int64
-	total := 0
-	bound := orb.Bound{Min: orb.Point{math.Inf(1), math.Inf(1)}, Max: orb.Point{math.Inf(-1), math.Inf(-1)}}
-	err := s.each(sel, func(it *index.Item, o *record.Observation) error {
-		if o.Geometry == nil || o.Geometry.IsZero() {
-			return nil
-		}
-		b := o.Geometry.Orb().Bound()
-		bound = bound.Union(b)
-		c := b.Center()
-		px, py := mercator(c[0], c[1], zoom)
-		key := [2]int64{int64(px / cellPixels), int64(py / cellPixels)}
-		ce := cells[key]
-		if ce == nil {
-			ce = &cell{}
-			cells[key] = ce
-			order = append(order, key)
-		}
-		total++
-		ce.n++
-		ce.sumX += c[0]
-		ce.sumY += c[1]
-		if it.Forked {
-			ce.forked++
-		}
-		if ce.n == 1 || total <= unclusteredMax || zoom >= noClusterZoom {
-			f, err := export.Feature(exportRecord(it, o))
-			if err != nil {
-				return err
+	g := newGrid(zoom)
+	var features [][]byte
+	var err error
+	if sel.f.OnlyDeleted() && !sel.extra() {
+		var fids []int64
+		err = s.cfg.Index.Envelopes(sel.f.Deleted, func(e *index.Envelope) error {
+			b := orb.Bound{Min: orb.Point{e.MinX, e.MinY}, Max: orb.Point{e.MaxX, e.MaxY}}
+			return g.add(b, e.Forked, func() (int, error) { fids = append(fids, e.FID); return len(fids) - 1, nil })
+		})
+		if err == nil {
+			// Only the fids still kept are read.
+			need := map[int64]int{}
+			var wanted []int64
+			for _, ce := range g.cells {
+				for _, k := range ce.keep {
+					need[fids[k]] = k
+					wanted = append(wanted, fids[k])
+				}
 			}
-			ce.features = append(ce.features, f)
+			slices.Sort(wanted)
+			features = make([][]byte, len(fids))
+			err = s.cfg.Index.ByFID(wanted, func(fid int64, it *index.Item) error {
+				o, err := it.Observation()
+				if err != nil {
+					return err
+				}
+				f, err := export.Feature(exportRecord(it, o))
+				if err != nil {
+					return err
+				}
+				features[need[fid]] = f
+				return nil
+			})
 		}
-		if total == unclusteredMax+1 && zoom < noClusterZoom {
-			for _, c := range cells {
-				c.features = c.features[:1]
+	} else {
+		err = s.each(sel, func(it *index.Item, o *record.Observation) error {
+			if o.Geometry == nil || o.Geometry.IsZero() {
+				return nil
 			}
-		}
-		return nil
-	})
+			return g.add(o.Geometry.Orb().Bound(), it.Forked, func() (int, error) {
+				f, err := export.Feature(exportRecord(it, o))
+				features = append(features, f)
+				return len(features) - 1, err
+			})
+		})
+	}
 	if err != nil {
 		httpError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	cluster := total > unclusteredMax && zoom < noClusterZoom
+	cluster := g.clustered()
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `{"type":"FeatureCollection","count":%d,"clustered":%t`, total, cluster)
-	if total > 0 {
-		fmt.Fprintf(&b, `,"bbox":[%g,%g,%g,%g]`, bound.Min[0], bound.Min[1], bound.Max[0], bound.Max[1])
+	fmt.Fprintf(&b, `{"type":"FeatureCollection","count":%d,"clustered":%t`, g.total, cluster)
+	if g.total > 0 {
+		fmt.Fprintf(&b, `,"bbox":[%g,%g,%g,%g]`, g.bound.Min[0], g.bound.Min[1], g.bound.Max[0], g.bound.Max[1])
 	}
 	b.WriteString(`,"features":[`)
 	first := true
@@ -164,12 +224,15 @@ func (s *Server) clustered(w http.ResponseWriter, sel *selection, zoom int) {
 		first = false
 		b.WriteByte('\n')
 	}
-	for _, k := range order {
-		ce := cells[k]
+	for _, k := range g.order {
+		ce := g.cells[k]
 		if !cluster || ce.n == 1 {
-			for _, f := range ce.features {
+			for _, i := range ce.keep {
+				if features[i] == nil {
+					continue // changed while this answer was made
+				}
 				sep()
-				b.Write(f)
+				b.Write(features[i])
 			}
 			continue
 		}
@@ -180,6 +243,21 @@ func (s *Server) clustered(w http.ResponseWriter, sel *selection, zoom int) {
 	b.WriteString("\n]}\n")
 	w.Header().Set("Content-Type", "application/geo+json")
 	w.Write(b.Bytes())
+}
+
+// history is every version of observation id the index holds; it
+// answers 404 or 500 itself when there is none.
+func (s *Server) history(w http.ResponseWriter, id string) (*record.History, bool) {
+	h, err := s.cfg.Index.History(id)
+	if err != nil {
+		httpError(w, http.StatusInternalServerError, err.Error())
+		return nil, false
+	}
+	if h == nil {
+		httpError(w, http.StatusNotFound, fmt.Sprintf("no observation %q", id))
+		return nil, false
+	}
+	return h, true
 }
 
 // versionJSON is one version of an observation in /api/observations/{id}.
@@ -194,13 +272,8 @@ type versionJSON struct {
 
 func (s *Server) observation(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	h, err := s.cfg.Project.History(id)
-	if errors.Is(err, project.ErrNotFound) {
-		httpError(w, http.StatusNotFound, fmt.Sprintf("no observation %q", id))
-		return
-	}
-	if err != nil {
-		httpError(w, http.StatusInternalServerError, err.Error())
+	h, ok := s.history(w, id)
+	if !ok {
 		return
 	}
 	heads := map[record.VersionID]bool{}
@@ -232,13 +305,8 @@ var inlineTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/
 
 func (s *Server) media(w http.ResponseWriter, r *http.Request) {
 	id, name := r.PathValue("id"), r.PathValue("name")
-	h, err := s.cfg.Project.History(id)
-	if errors.Is(err, project.ErrNotFound) {
-		httpError(w, http.StatusNotFound, fmt.Sprintf("no observation %q", id))
-		return
-	}
-	if err != nil {
-		httpError(w, http.StatusInternalServerError, err.Error())
+	h, ok := s.history(w, id)
+	if !ok {
 		return
 	}
 	var att *record.Attachment

@@ -264,6 +264,15 @@ func TestObservationAndMedia(t *testing.T) {
 	if len(o.Versions) != 2 || o.Versions[0].Author != "base" || !o.Versions[0].Current || o.Versions[1].Head {
 		t.Errorf("versions: %+v", o.Versions)
 	}
+	// The index's history is the one read from the cores.
+	fromCores, err := w.p.History(w.photoID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromIndex, err := w.x.History(w.photoID)
+	if err != nil || fromIndex == nil || fromIndex.Current.ID != fromCores.Current.ID || len(fromIndex.Versions) != len(fromCores.Versions) || len(fromIndex.Heads) != len(fromCores.Heads) {
+		t.Errorf("index history %+v (%v), cores %+v", fromIndex, err, fromCores)
+	}
 	if resp, _ := get(t, ts.URL+"/api/observations/nosuchid"); resp.StatusCode != 404 {
 		t.Errorf("unknown id: %d", resp.StatusCode)
 	}
