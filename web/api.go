@@ -73,16 +73,10 @@ func (s *Server) observations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/geo+json")
-	gw := export.NewGeoJSON(w)
-	err = s.each(sel, func(it *index.Item, o *record.Observation) error {
-		return gw.Write(exportRecord(it, o))
-	})
-	if err != nil {
+	if err := s.streamGeoJSON(r.Context(), w, sel); err != nil {
 		// Headers are gone; an unfinished document is what the client sees.
 		s.cfg.Log.Error("web: observations", "err", err)
-		return
 	}
-	gw.Close()
 }
 
 type cell struct {
@@ -477,12 +471,9 @@ func (s *Server) exportGeoJSON(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.download(w, safeName(s.cfg.Project.Name)+".geojson", "application/geo+json")
-	gw := export.NewGeoJSON(w)
-	if err := s.each(sel, func(it *index.Item, o *record.Observation) error { return gw.Write(exportRecord(it, o)) }); err != nil {
+	if err := s.streamGeoJSON(r.Context(), w, sel); err != nil {
 		s.cfg.Log.Error("web: export geojson", "err", err)
-		return
 	}
-	gw.Close()
 }
 
 // sendFile sends a finished file and removes it.

@@ -430,6 +430,24 @@ func TestExports(t *testing.T) {
 	if resp.StatusCode != 200 || len(ids(t, body)) != len(want) || !strings.Contains(resp.Header.Get("Content-Disposition"), "river.geojson") {
 		t.Errorf("geojson: %d, %d features, want %d", resp.StatusCode, len(ids(t, body)), len(want))
 	}
+	// The stream is byte for byte what export's GeoJSON writer makes (on
+	// more than one batch of the parallel encoder).
+	var want2 bytes.Buffer
+	gw := export.NewGeoJSON(&want2)
+	w.x.Each(&query.Filter{}, func(it *index.Item) error {
+		o, err := it.Observation()
+		if err != nil {
+			return err
+		}
+		return gw.Write(exportRecord(it, o))
+	})
+	gw.Close()
+	if _, got := get(t, ts.URL+"/api/observations.geojson"); !bytes.Equal(got, want2.Bytes()) || len(ids(t, got)) <= streamBatch {
+		t.Errorf("the stream differs from export's writer: %d bytes, want %d", len(got), want2.Len())
+	}
+	if _, got := get(t, ts.URL+"/api/observations.geojson?q=nothing-says-this"); string(got) != "{\"type\":\"FeatureCollection\",\"features\":[\n]}\n" {
+		t.Errorf("an empty stream: %q", got)
+	}
 	resp, body = get(t, ts.URL+"/api/export.gpkg?tag=category=mining")
 	if resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte("SQLite format 3\x00")) {
 		t.Fatalf("gpkg: %d %.100q", resp.StatusCode, body)
