@@ -10,7 +10,7 @@
 //	GET /api/media/{id}/{name}      an attachment, SHA-256 checked first
 //	GET /api/status                 devices, the index counter, live sync
 //	GET /api/export.geojson|.gpkg|/api/export/evidence.zip  the selection
-//	GET /api/tiles/{z}/{x}/{y}      raster tiles of an MBTiles basemap
+//	GET /api/tiles/{z}/{x}/{y}      raster tiles of an MBTiles or PMTiles basemap
 //
 // The filters are list's (bbox, near+radius, since, until, tag, deleted)
 // plus device and q (text in a tag's value). There are no write

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -11,24 +13,36 @@ import (
 	_ "github.com/mattn/go-sqlite3" // MBTiles are SQLite files
 )
 
-// tileSource is an MBTiles file (v1.3): tiles(zoom_level, tile_column,
+// tileSource is a PMTiles v3 file of raster tiles, or an MBTiles file (v1.3): tiles(zoom_level, tile_column,
 // tile_row, tile_data) with rows counted from the south (TMS), and a
 // metadata table naming the format.
 type tileSource struct {
-	db               *sql.DB
-	format           string // png, jpg, webp
+	db               *sql.DB  // MBTiles
+	pm               *pmtiles // or PMTiles
+	format           string   // png, jpg, webp
 	minZoom, maxZoom int
 	bounds           string
 	name             string
 }
 
-var tileTypes = map[string]string{"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+var tileTypes = map[string]string{"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
 
-// openTiles opens an MBTiles file read-only and checks it holds raster
-// tiles the page can show.
+// openTiles opens an MBTiles or PMTiles file read-only and checks it
+// holds raster tiles the page can show.
 func openTiles(path string) (*tileSource, error) {
-	if _, err := os.Stat(path); err != nil {
+	f, err := os.Open(path)
+	if err != nil {
 		return nil, fmt.Errorf("basemap %s: %w", path, err)
+	}
+	magic := make([]byte, 7)
+	_, err = io.ReadFull(f, magic)
+	f.Close()
+	if err == nil && string(magic) == "PMTiles" {
+		pm, err := openPMTiles(path)
+		if err != nil {
+			return nil, err
+		}
+		return &tileSource{pm: pm, format: pm.format, minZoom: pm.minZoom, maxZoom: pm.maxZoom, bounds: pm.bounds}, nil
 	}
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_query_only=true")
 	if err != nil {
@@ -71,7 +85,25 @@ func openTiles(path string) (*tileSource, error) {
 	return t, nil
 }
 
-func (t *tileSource) Close() error { return t.db.Close() }
+func (t *tileSource) Close() error {
+	if t.pm != nil {
+		return t.pm.f.Close()
+	}
+	return t.db.Close()
+}
+
+// tile returns tile z/x/y (XYZ: rows from the north), nil if none.
+func (t *tileSource) tile(ctx context.Context, z, x, y int) ([]byte, error) {
+	if t.pm != nil {
+		return t.pm.tile(z, x, y)
+	}
+	var data []byte
+	err := t.db.QueryRowContext(ctx, `SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?`, z, x, (1<<z)-1-y).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return data, err
+}
 
 func (s *Server) basemap(w http.ResponseWriter, r *http.Request) {
 	if s.tiles == nil {
@@ -85,19 +117,18 @@ func (s *Server) basemap(w http.ResponseWriter, r *http.Request) {
 // where the file has none.
 func (s *Server) tile(w http.ResponseWriter, r *http.Request) {
 	if s.tiles == nil {
-		httpError(w, http.StatusNotFound, "no basemap: start fieldsync with --basemap FILE.mbtiles")
+		httpError(w, http.StatusNotFound, "no basemap: start fieldsync with --basemap FILE.mbtiles or FILE.pmtiles")
 		return
 	}
 	z, err1 := strconv.Atoi(r.PathValue("z"))
 	x, err2 := strconv.Atoi(r.PathValue("x"))
 	y, err3 := strconv.Atoi(r.PathValue("y"))
-	if err1 != nil || err2 != nil || err3 != nil || z < 0 || z > 30 || x < 0 || y < 0 || x >= 1<<z || y >= 1<<z {
+	if err1 != nil || err2 != nil || err3 != nil || z < 0 || z > 28 || x < 0 || y < 0 || x >= 1<<z || y >= 1<<z {
 		httpError(w, http.StatusBadRequest, "a tile is /api/tiles/Z/X/Y with whole numbers in range")
 		return
 	}
-	var data []byte
-	err := s.tiles.db.QueryRowContext(r.Context(), `SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?`, z, x, (1<<z)-1-y).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
+	data, err := s.tiles.tile(r.Context(), z, x, y)
+	if err == nil && data == nil {
 		httpError(w, http.StatusNotFound, "no tile there")
 		return
 	}

@@ -31,7 +31,7 @@ func (hf *httpFlags) add(c *cobra.Command, def string) {
 	}
 	fl.StringVar(&hf.addr, "http", def, help)
 	fl.StringVar(&hf.password, "http-password", "", "password for the map (needed to listen on anything but loopback; without it one is made up and printed once)")
-	fl.StringVar(&hf.basemap, "basemap", "", "an MBTiles file of raster tiles to draw under the observations")
+	fl.StringVar(&hf.basemap, "basemap", "", "an MBTiles or PMTiles (v3) file of raster tiles to draw under the observations")
 }
 
 // check validates the flags and returns the address to listen on.
@@ -136,8 +136,8 @@ func newWebCmd(g *globals) *cobra.Command {
 		Short: "Show the project's observations on a map in the browser (offline)",
 		Long: `Serve a map of the project's observations on this machine: open the
 address it prints in any browser. Nothing is fetched from the internet:
-the map library and a world outline are inside fieldsync (--basemap
-FILE.mbtiles draws your own raster tiles underneath). Filter by time,
+the map library and a world outline are inside fieldsync (--basemap FILE
+draws your own raster tiles underneath: MBTiles or PMTiles). Filter by time,
 tags, device and text; click an observation to see its photos and every
 version; download the selection as GeoJSON, GeoPackage or an evidence
 bundle. New observations appear as they are synced (by fieldsync sync, or
