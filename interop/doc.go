@@ -25,6 +25,12 @@
 // wrote, and Go's blocks equal to JS's for the same writes. These call the
 // Go packages directly, not the binary.
 //
+// evidence_test.go runs evidence/verify.py — an evidence-bundle verifier
+// written from the bundle's VERIFY.md alone, in Python 3 with the standard
+// library only (its own Ed25519 from RFC 8032) — on bundles the fieldsync
+// binary makes and on tampered copies, which it must refuse. Without
+// python3 that test skips loudly, or fails when CI is set.
+//
 // The tests import package hypercore (to read a core's manifest) and
 // hypercore/secretstream (to speak to the JS secret-stream), and run
 // only the fieldsync binary; they use nothing else from fieldsync, so they
