@@ -72,7 +72,7 @@ func WriteEvidence(ctx context.Context, w io.Writer, p *project.Project, key ed2
 	if err != nil {
 		return nil, err
 	}
-	own := p.OwnCoreKey(project.CoreData)
+	own := p.OwnCoreKey(record.KindData)
 	identity := hex.EncodeToString(key.Public().(ed25519.PublicKey))
 	if s := snaps[own]; s == nil {
 		return nil, fmt.Errorf("this device's own log is not in the project")

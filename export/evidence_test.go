@@ -63,9 +63,9 @@ func syncCores(t *testing.T, from, to *project.Project, media bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mediaKey := from.OwnCoreKey(project.CoreMedia)
+	mediaKey := from.OwnCoreKey(record.KindMedia)
 	for key, dir := range dirs {
-		if key == mediaKey && !media || key == to.OwnCoreKey(project.CoreData) || key == to.OwnCoreKey(project.CoreMedia) {
+		if key == mediaKey && !media || key == to.OwnCoreKey(record.KindData) || key == to.OwnCoreKey(record.KindMedia) {
 			continue
 		}
 		dst := to.CoreDir(key)
@@ -236,7 +236,7 @@ func TestEvidenceSelectsWhatTheIndexSelects(t *testing.T) {
 	}
 	defer x.Close()
 	dirs, _ := tm.ana.CoreDirs()
-	if _, err := x.Update(dirs); err != nil {
+	if _, err := x.Update(context.Background(), dirs); err != nil {
 		t.Fatal(err)
 	}
 	poly, _ := geo.Parse([]byte(`{"type":"Polygon","coordinates":[[[-61.5,-3.5],[-60.2,-3.5],[-60.2,-1],[-61.5,-1],[-61.5,-3.5]]]}`))
@@ -396,8 +396,8 @@ func TestTamperedBundlesAreRefused(t *testing.T) {
 	if _, err := verify(good); err != nil {
 		t.Fatalf("the untouched bundle: %v", err)
 	}
-	anaLog := hex.EncodeToString(func() []byte { k := tm.ana.OwnCoreKey(project.CoreData); return k[:] }())
-	benLog := hex.EncodeToString(func() []byte { k := tm.ben.OwnCoreKey(project.CoreData); return k[:] }())
+	anaLog := hex.EncodeToString(func() []byte { k := tm.ana.OwnCoreKey(record.KindData); return k[:] }())
+	benLog := hex.EncodeToString(func() []byte { k := tm.ben.OwnCoreKey(record.KindData); return k[:] }())
 	// Another project's bundle, to copy from.
 	other := newTeam(t)
 	otherFiles := zipFiles(t, teamBundle(t, other, Selection{}))

@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -51,7 +52,7 @@ func fixture(t *testing.T, name string) (*project.Project, *index.Index, ed25519
 	}
 	t.Cleanup(func() { x.Close() })
 	dirs, _ := p.CoreDirs()
-	if _, err := x.Update(dirs); err != nil {
+	if _, err := x.Update(context.Background(), dirs); err != nil {
 		t.Fatal(err)
 	}
 	id, err := h.Identity()

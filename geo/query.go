@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -226,4 +227,36 @@ func onRing(r orb.Ring, p orb.Point) bool {
 		}
 	}
 	return false
+}
+
+// ParseArea reads an area from GeoJSON: a Polygon or MultiPolygon
+// geometry, a Feature holding one, or a FeatureCollection of exactly one
+// such Feature.
+func ParseArea(b []byte) (Area, error) {
+	var probe struct {
+		Type     string            `json:"type"`
+		Geometry json.RawMessage   `json:"geometry"`
+		Features []json.RawMessage `json:"features"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return Area{}, fmt.Errorf("not GeoJSON: %v", err)
+	}
+	switch probe.Type {
+	case "FeatureCollection":
+		if len(probe.Features) != 1 {
+			return Area{}, fmt.Errorf("a FeatureCollection of %d features: give one area", len(probe.Features))
+		}
+		var f struct {
+			Geometry json.RawMessage `json:"geometry"`
+		}
+		json.Unmarshal(probe.Features[0], &f)
+		b = f.Geometry
+	case "Feature":
+		b = probe.Geometry
+	}
+	g, err := Parse(b)
+	if err != nil {
+		return Area{}, err
+	}
+	return NewArea(g)
 }

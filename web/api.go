@@ -415,7 +415,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		sync = s.cfg.Sync()
 	}
 	peers := map[string]SyncPeer{}
-	own := s.cfg.Project.OwnCoreKey(project.CoreData)
+	own := s.cfg.Project.OwnCoreKey(record.KindData)
 	var devices []deviceJSON
 	for _, k := range keys {
 		d := s.device(k)

@@ -48,7 +48,7 @@ func newWorld(t *testing.T, extra []byte) *world {
 		t.Fatal(err)
 	}
 	in := append(fixtures.RiverBasin(), extra...)
-	if _, err := p.ImportFeatures(bytes.NewReader(in), "recorded", hypercore.DurabilityOS, nil); err != nil {
+	if _, err := p.ImportFeatures(context.Background(), bytes.NewReader(in), "recorded", hypercore.DurabilityOS, nil); err != nil {
 		t.Fatal(err)
 	}
 	photo := fixtures.Photos()["stumps.jpg"]
@@ -73,7 +73,7 @@ func newWorld(t *testing.T, extra []byte) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x.Update(dirs); err != nil {
+	if _, err := x.Update(context.Background(), dirs); err != nil {
 		t.Fatal(err)
 	}
 	return &world{p: p, h: h, x: x, photoID: o.ID, photo: photo}

@@ -16,6 +16,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -85,7 +86,7 @@ func main() {
 			check(pprof.StartCPUProfile(pf))
 		}
 		t := time.Now()
-		got, err := p.ImportFeatures(f, "", hypercore.DurabilityOS, nil)
+		got, err := p.ImportFeatures(context.Background(), f, "", hypercore.DurabilityOS, nil)
 		check(err)
 		imp := time.Since(t).Seconds()
 		out["import_peak_rss_mb"] = peakRSS()
@@ -103,7 +104,7 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 		t = time.Now()
-		_, err = x.Update(dirs)
+		_, err = x.Update(context.Background(), dirs)
 		check(err)
 		idx := time.Since(t).Seconds()
 		x.Close()
@@ -154,7 +155,7 @@ func main() {
 		check(err)
 		dirs, err := p.CoreDirs()
 		check(err)
-		_, err = x.Update(dirs)
+		_, err = x.Update(context.Background(), dirs)
 		check(err)
 		var times []float64
 		for range 5 {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/fieldsync/fieldsync/export"
+	"github.com/fieldsync/fieldsync/internal/atomicfile"
 	"github.com/fieldsync/fieldsync/observations/index"
 	"github.com/fieldsync/fieldsync/observations/query"
 	"github.com/fieldsync/fieldsync/observations/record"
@@ -17,16 +17,17 @@ import (
 // mining observations as an evidence bundle, which is then verified as a
 // stranger would.
 func demoExport(ctx context.Context, out io.Writer, dir string, d *demoDevice) error {
-	x, err := openIndex(d.p)
+	x, err := d.p.OpenIndex(ctx)
 	if err != nil {
 		return err
 	}
 	defer x.Close()
 	geoPath := filepath.Join(dir, "rio-negro.geojson")
-	f, err := os.Create(geoPath)
+	f, err := atomicfile.New(geoPath, 0o644)
 	if err != nil {
 		return err
 	}
+	defer f.Abort()
 	w := export.NewGeoJSON(f)
 	n := 0
 	err = x.Each(&query.Filter{}, func(it *index.Item) error {
@@ -40,8 +41,8 @@ func demoExport(ctx context.Context, out io.Writer, dir string, d *demoDevice) e
 	if err == nil {
 		err = w.Close()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = f.Commit()
 	}
 	if err != nil {
 		return err
@@ -49,14 +50,19 @@ func demoExport(ctx context.Context, out io.Writer, dir string, d *demoDevice) e
 	fmt.Fprintf(out, "12. %s exported the merged map: %d observations in %s (RFC 7946 GeoJSON)\n", d.name, n, filepath.Base(geoPath))
 
 	bundlePath := filepath.Join(dir, "mining-evidence.zip")
-	bf, err := os.Create(bundlePath)
+	bf, err := atomicfile.New(bundlePath, 0o644)
+	if err != nil {
+		return err
+	}
+	defer bf.Abort()
+	id, err := d.p.Identity()
 	if err != nil {
 		return err
 	}
 	mining := export.Selection{Tags: map[string]record.Tag{"category": record.String("mining")}}
-	_, err = export.WriteEvidence(ctx, bf, d.p, d.id, export.EvidenceOptions{Selection: mining})
-	if cerr := bf.Close(); err == nil {
-		err = cerr
+	_, err = export.WriteEvidence(ctx, bf, d.p.Project, id, export.EvidenceOptions{Selection: mining})
+	if err == nil {
+		err = bf.Commit()
 	}
 	if err != nil {
 		return err

@@ -10,7 +10,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/fixtures"
 	"github.com/fieldsync/fieldsync/geo"
-	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/observations"
 	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/fieldsync/fieldsync/observations/query"
 	"github.com/fieldsync/fieldsync/observations/record"
@@ -20,11 +20,7 @@ import (
 // demoProject runs the daily job of a monitoring team on the river-basin
 // fixtures: a project, an import, an observation with photos, queries.
 func demoProject(ctx context.Context, out io.Writer, dir string) error {
-	home, err := project.OpenHome(filepath.Join(dir, "home"))
-	if err != nil {
-		return err
-	}
-	p, err := home.Create("rio-negro", "Maria's laptop")
+	p, err := observations.Create(ctx, filepath.Join(dir, "home"), "rio-negro", "Maria's laptop")
 	if err != nil {
 		return err
 	}
@@ -32,14 +28,13 @@ func demoProject(ctx context.Context, out io.Writer, dir string) error {
 	if err != nil {
 		return fmt.Errorf("demo: fixtures: %w", err)
 	}
-	if err := p.Import(obs, hypercore.DurabilityFsync, nil); err != nil {
+	if err := p.Project.Import(obs, p.Durability, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "8. project %q: imported %d observations recorded along the Rio Negro (one signed batch)\n", p.Name, len(obs))
 
 	g, _ := geo.NewPoint(-62.9631, -0.8012, nil)
-	now := project.Now()
-	o := &record.Observation{ID: project.NewID(), Created: now, Updated: now, Geometry: &g,
+	o := &record.Observation{Geometry: &g,
 		Tags: map[string]record.Tag{"category": record.String("mining"), "notes": record.String("New dredge, photographed from the canoe")}}
 	var files []project.File
 	photos := fixtures.Photos()
@@ -51,7 +46,7 @@ func demoProject(ctx context.Context, out io.Writer, dir string) error {
 	for _, n := range names {
 		files = append(files, project.File{Name: n, Data: photos[n]})
 	}
-	if _, err := p.Write(o, files, hypercore.DurabilityFsync); err != nil {
+	if _, err := p.Observe(ctx, o, files); err != nil {
 		return err
 	}
 	var back bytes.Buffer
@@ -60,7 +55,7 @@ func demoProject(ctx context.Context, out io.Writer, dir string) error {
 	}
 	fmt.Fprintf(out, "9. recorded a new mining observation with %d photos (media core, checked by SHA-256 on the way back)\n", len(files))
 
-	x, err := openIndex(p)
+	x, err := p.OpenIndex(ctx)
 	if err != nil {
 		return err
 	}

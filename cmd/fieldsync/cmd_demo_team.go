@@ -3,27 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/fieldsync/fieldsync/fixtures"
-	"github.com/fieldsync/fieldsync/hypercore"
-	"github.com/fieldsync/fieldsync/hypercore/replicate"
-	"github.com/fieldsync/fieldsync/hypercore/secretstream"
-	"github.com/fieldsync/fieldsync/lansync"
+	"github.com/fieldsync/fieldsync/observations"
 	"github.com/fieldsync/fieldsync/observations/project"
-	"github.com/fieldsync/fieldsync/observations/projectsync"
 )
 
 // demoDevice is one teammate's laptop in the demo.
 type demoDevice struct {
 	name string
-	p    *project.Project
-	id   ed25519.PrivateKey
+	p    *observations.Project
 }
 
 // demoTeam: three devices each record a third of the fixtures (with a
@@ -42,33 +37,30 @@ func demoTeam(ctx context.Context, out io.Writer, dir string) error {
 	slices.Sort(names)
 	var team []*demoDevice
 	for i, who := range []string{"Maria", "João", "Raimundo"} {
-		h, err := project.OpenHome(filepath.Join(dir, "team", who))
-		if err != nil {
-			return err
-		}
-		var p *project.Project
+		home := filepath.Join(dir, "team", who)
+		var p *observations.Project
 		if i == 0 {
-			p, err = h.Create("rio-negro-team", who+"'s laptop")
+			p, err = observations.Create(ctx, home, "rio-negro-team", who+"'s laptop")
 		} else {
-			p, err = h.Join("rio-negro-team", team[0].p.Key, who+"'s laptop")
+			code, cerr := project.Invite(team[0].p.Name, team[0].p.Key)
+			if cerr != nil {
+				return cerr
+			}
+			p, err = observations.Join(ctx, home, code, who+"'s laptop")
 		}
-		if err != nil {
-			return err
-		}
-		id, err := h.Identity()
 		if err != nil {
 			return err
 		}
 		// A third of the fixtures each, and one with a photo.
 		third := feats[i*len(feats)/3 : (i+1)*len(feats)/3]
-		if err := p.Import(third[1:], hypercore.DurabilityFsync, nil); err != nil {
+		if err := p.Project.Import(third[1:], p.Durability, nil); err != nil {
 			return err
 		}
 		n := names[i%len(names)]
-		if _, err := p.Write(third[0], []project.File{{Name: n, Data: photos[n]}}, hypercore.DurabilityFsync); err != nil {
+		if _, err := p.Observe(ctx, third[0], []project.File{{Name: n, Data: photos[n]}}); err != nil {
 			return err
 		}
-		team = append(team, &demoDevice{who, p, id})
+		team = append(team, &demoDevice{who, p})
 	}
 	fmt.Fprintf(out, "11. three teammates joined project %q and recorded %d observations each, one with a photo\n", team[0].p.Name, len(feats)/3)
 	for _, pair := range [][2]int{{0, 1}, {1, 2}, {0, 2}} {
@@ -81,77 +73,53 @@ func demoTeam(ctx context.Context, out io.Writer, dir string) error {
 		fmt.Fprintf(out, "    %s ↔ %s over an encrypted connection on 127.0.0.1: %d blocks moved in %v\n", a.name, b.name, got, time.Since(t0).Round(time.Millisecond))
 	}
 	for _, d := range team {
-		x, err := openIndex(d.p)
+		c, err := d.p.Count(ctx)
 		if err != nil {
 			return err
 		}
-		cur, _, _, _, err := x.Counts()
-		x.Close()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "    %-9s now holds %d observations from 3 devices\n", d.name, cur)
+		fmt.Fprintf(out, "    %-9s now holds %d observations from 3 devices\n", d.name, c.Current)
 	}
 	return demoExport(ctx, out, dir, team[2])
 }
 
-// demoPairSync runs one sync between two devices through lansync, as two
-// `fieldsync sync --peer` would, and returns the blocks moved.
+// demoPairSync runs one sync between two devices, as `fieldsync sync
+// --listen 127.0.0.1:0` on one and `fieldsync sync --peer` on the other
+// would, and returns the blocks moved.
 func demoPairSync(ctx context.Context, a, b *demoDevice) (uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	listening := make(chan net.Addr, 1)
 	type result struct {
-		moved uint64
-		err   error
+		res *observations.SyncResult
+		err error
 	}
-	results := make(chan result, 2)
-	manager := func(d *demoDevice, listen string, peers []string) (*lansync.Manager, *projectsync.Store, error) {
-		st, err := projectsync.OpenStore(d.p, hypercore.DurabilityFsync)
-		if err != nil {
-			return nil, nil, err
-		}
-		m := lansync.New(lansync.Config{Identity: d.id, Listen: listen, Peers: peers, MaxMessageSize: replicate.MaxMessageSize,
-			Handler: func(ctx context.Context, s *secretstream.Stream) error {
-				sess := projectsync.New(s, st, projectsync.Options{})
-				err := sess.Run(ctx)
-				results <- result{sess.Progress().BlocksDownloaded, err}
-				return err
-			}})
-		return m, st, nil
+	bDone := make(chan result, 1)
+	go func() {
+		res, err := b.p.Sync(ctx, observations.SyncOptions{Listen: "127.0.0.1:0", Timeout: time.Minute,
+			Listening: func(addr net.Addr) { listening <- addr }})
+		bDone <- result{res, err}
+	}()
+	var addr net.Addr
+	select {
+	case addr = <-listening:
+	case r := <-bDone:
+		return 0, fmt.Errorf("no listener: %w", r.err)
 	}
-	mb, sb, err := manager(b, "127.0.0.1:0", nil)
+	ra, err := a.p.Sync(ctx, observations.SyncOptions{Peers: []string{addr.String()}, Timeout: time.Minute})
 	if err != nil {
+		cancel()
+		<-bDone
 		return 0, err
 	}
-	defer sb.Close()
-	mctx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan struct{}, 2)
-	go func() { mb.Run(mctx); done <- struct{}{} }()
-	<-mb.Ready()
-	if mb.Addr() == nil {
-		return 0, fmt.Errorf("no listener")
+	rb := <-bDone
+	if rb.err != nil {
+		return 0, rb.err
 	}
-	ma, sa, err := manager(a, "", []string{mb.Addr().String()})
-	if err != nil {
-		return 0, err
-	}
-	defer sa.Close()
-	go func() { ma.Run(mctx); done <- struct{}{} }()
 	var moved uint64
-	for range 2 {
-		select {
-		case r := <-results:
-			if r.err != nil {
-				return 0, r.err
-			}
-			moved += r.moved
-		case <-ctx.Done():
-			return 0, ctx.Err()
+	for _, r := range []*observations.SyncResult{ra, rb.res} {
+		for _, p := range r.Peers {
+			moved += p.Downloaded
 		}
 	}
-	stop()
-	<-done
-	<-done
 	return moved, nil
 }

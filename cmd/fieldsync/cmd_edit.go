@@ -20,7 +20,7 @@ func editErr(err error) error {
 
 func newEditCmd(g *globals) *cobra.Command {
 	var lat, lon float64
-	var geomFile, notes, durability string
+	var geomFile, notes string
 	var tags, untags, attach []string
 	c := &cobra.Command{
 		Use:   "edit ID [flags]",
@@ -33,7 +33,7 @@ so an edit also settles a fork.`,
   fieldsync edit 3f1c9a0b2d4e5f60718293a4 --lat -3.4655 --lon -62.2160`,
 		Args: nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, mode, err := openProjectToWrite(g, durability)
+			p, err := openProject(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -72,7 +72,7 @@ so an edit also settles a fork.`,
 			if geom == nil && len(set) == 0 && len(untags) == 0 && len(files) == 0 {
 				return usageErr("nothing to change: give --lat/--lon, --geometry, --tag, --untag, --notes or --attach")
 			}
-			v, err := p.Edit(args[0], func(o *record.Observation) error {
+			v, err := p.Edit(cmd.Context(), args[0], func(o *record.Observation) error {
 				if geom != nil {
 					o.Geometry = geom
 				}
@@ -86,7 +86,7 @@ so an edit also settles a fork.`,
 					o.Tags[k] = v
 				}
 				return nil
-			}, files, mode)
+			}, files)
 			if err != nil {
 				return editErr(err)
 			}
@@ -102,12 +102,11 @@ so an edit also settles a fork.`,
 	f.StringArrayVar(&untags, "untag", nil, "KEY to remove (repeatable)")
 	f.StringVar(&notes, "notes", "", "new notes")
 	f.StringArrayVar(&attach, "attach", nil, "a file to attach (repeatable)")
-	durabilityFlag(c, &durability)
+	durabilityFlag(c, &g.durability)
 	return c
 }
 
 func newDeleteCmd(g *globals) *cobra.Command {
-	var durability string
 	c := &cobra.Command{
 		Use:   "delete ID",
 		Short: "Delete an observation (a signed tombstone; the history stays)",
@@ -117,11 +116,11 @@ and in "fieldsync show ID --history".`,
 		Example: `  fieldsync delete 3f1c9a0b2d4e5f60718293a4`,
 		Args:    nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, mode, err := openProjectToWrite(g, durability)
+			p, err := openProject(cmd, g)
 			if err != nil {
 				return err
 			}
-			v, err := p.Delete(args[0], mode)
+			v, err := p.Delete(cmd.Context(), args[0])
 			if err != nil {
 				return editErr(err)
 			}
@@ -129,6 +128,6 @@ and in "fieldsync show ID --history".`,
 			return err
 		},
 	}
-	durabilityFlag(c, &durability)
+	durabilityFlag(c, &g.durability)
 	return c
 }

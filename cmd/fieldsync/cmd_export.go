@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/fieldsync/fieldsync/export"
+	"github.com/fieldsync/fieldsync/internal/atomicfile"
 	"github.com/fieldsync/fieldsync/observations/index"
 	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/fieldsync/fieldsync/observations/query"
@@ -38,47 +40,21 @@ func (ff *filterFlags) filter() (*query.Filter, error) {
 	return buildFilter(ff.bbox, ff.near, ff.radius, ff.within, ff.since, ff.until, ff.tags, ff.deleted)
 }
 
-// atomicFile is an output written to a temporary file beside it and
-// renamed into place only when complete: a failed export leaves nothing.
-type atomicFile struct {
-	*os.File
-	path string
-	done bool
-}
-
-func createAtomic(path string) (*atomicFile, error) {
-	dir := filepath.Dir(path)
+// createAtomic starts an output written whole or not at all (see
+// internal/atomicfile); where it cannot be written is a usage error.
+func createAtomic(path string) (*atomicfile.File, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return nil, usageErr("%s is a directory", path)
 	}
-	f, err := os.CreateTemp(dir, ".fieldsync-export-*")
+	f, err := atomicfile.New(path, 0o644)
 	if err != nil {
-		return nil, usageErr("cannot write %s: %v", path, errors.Unwrap(err))
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, usageErr("cannot write %s: %v", path, err)
 	}
-	return &atomicFile{File: f, path: path}, nil
-}
-
-// commit closes and renames the file into place.
-func (a *atomicFile) commit() error {
-	if err := a.File.Sync(); err != nil {
-		return err
-	}
-	if err := a.File.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(a.File.Name(), a.path); err != nil {
-		return err
-	}
-	a.done = true
-	return nil
-}
-
-// abort removes the temporary file unless committed.
-func (a *atomicFile) abort() {
-	if !a.done {
-		a.File.Close()
-		os.Remove(a.File.Name())
-	}
+	return f, nil
 }
 
 func newExportCmd(g *globals) *cobra.Command {
@@ -121,11 +97,11 @@ silently.`,
 			if err != nil {
 				return err
 			}
-			h, p, err := openProject(g)
+			p, err := openProject(cmd, g)
 			if err != nil {
 				return err
 			}
-			x, err := openIndex(p)
+			x, err := p.OpenIndex(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -135,13 +111,13 @@ silently.`,
 				if err != nil {
 					return err
 				}
-				id, err := h.Identity()
+				id, err := p.Identity()
 				if err != nil {
 					return err
 				}
-				return runExportEvidence(cmd.Context(), g, p, sel, out, id, allowMissing, asJSON)
+				return runExportEvidence(cmd.Context(), g, p.Project, sel, out, id, allowMissing, asJSON)
 			}
-			return runExport(g, p, x, f, format, out, mediaDir, asJSON)
+			return runExport(g, p.Project, x, f, format, out, mediaDir, asJSON)
 		},
 	}
 	ff.add(c)
@@ -154,7 +130,7 @@ silently.`,
 
 func runExport(g *globals, p *project.Project, x *index.Index, f *query.Filter, format, out, mediaDir string, asJSON bool) error {
 	var w io.Writer = g.stdout
-	var af *atomicFile
+	var af *atomicfile.File
 	var gpkgTmp string
 	var err error
 	switch {
@@ -172,7 +148,7 @@ func runExport(g *globals, p *project.Project, x *index.Index, f *query.Filter, 
 		if af, err = createAtomic(out); err != nil {
 			return err
 		}
-		defer af.abort()
+		defer af.Abort()
 		w = af
 	}
 	var ew export.Writer
@@ -231,8 +207,11 @@ func runExport(g *globals, p *project.Project, x *index.Index, f *query.Filter, 
 		if err := os.Rename(gpkgTmp, out); err != nil {
 			return err
 		}
+		if err := atomicfile.SyncDir(filepath.Dir(out)); err != nil {
+			return err
+		}
 	case af != nil:
-		if err := af.commit(); err != nil {
+		if err := af.Commit(); err != nil {
 			return err
 		}
 	}
@@ -296,7 +275,7 @@ func (m *mediaWriter) write(id string, atts []record.Attachment) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, a.Name), b, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, a.Name), b, 0o644); err != nil {
 			return err
 		}
 		m.written++
@@ -313,10 +292,7 @@ func (m *mediaWriter) report() error {
 		os.Remove(path)
 		return nil
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return writeJSON(f, map[string]any{"missing": m.missing, "why": "these attachments have not been synced to this device"})
+	var b bytes.Buffer
+	writeJSON(&b, map[string]any{"missing": m.missing, "why": "these attachments have not been synced to this device"})
+	return atomicfile.WriteFile(path, b.Bytes(), 0o644)
 }

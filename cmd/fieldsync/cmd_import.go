@@ -7,12 +7,13 @@ import (
 	"os"
 
 	"github.com/fieldsync/fieldsync/geo"
+	"github.com/fieldsync/fieldsync/observations"
 	"github.com/fieldsync/fieldsync/observations/record"
 	"github.com/spf13/cobra"
 )
 
 func newImportCmd(g *globals) *cobra.Command {
-	var durability, timeProp string
+	var timeProp string
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "import FILE",
@@ -29,7 +30,7 @@ signed batches of 10,000, so memory does not grow with the file's size.`,
   ogr2ogr -f GeoJSONSeq /vsistdout/ survey.gpkg | fieldsync import -`,
 		Args: nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, mode, err := openProjectToWrite(g, durability)
+			p, err := openProject(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -43,7 +44,7 @@ signed batches of 10,000, so memory does not grow with the file's size.`,
 				in = f
 			}
 			var prog *progress
-			n, err := p.ImportFeatures(in, timeProp, mode, func(done, total uint64) {
+			n, err := p.Import(cmd.Context(), in, timeProp, func(done, total uint64) {
 				if prog == nil {
 					prog = newProgress(g.stderr, "import", total)
 				}
@@ -52,21 +53,17 @@ signed batches of 10,000, so memory does not grow with the file's size.`,
 			if prog != nil {
 				prog.done()
 			}
-			if errors.Is(err, record.ErrInvalid) || errors.Is(err, geo.ErrInvalid) {
+			var ie *observations.IndexError
+			switch {
+			case errors.Is(err, record.ErrInvalid) || errors.Is(err, geo.ErrInvalid):
 				return usageErr("%s: %v", args[0], err)
-			}
-			if err != nil {
-				if n > 0 {
-					return fmt.Errorf("%w (%d observations were stored before the failure)", err, n)
-				}
+			case errors.As(err, &ie):
+				return fmt.Errorf("imported %d observation(s), but indexing them failed: %w (the next list or reindex retries)", n, ie.Err)
+			case err != nil && n > 0:
+				return fmt.Errorf("%w (%d observations were stored before the failure)", err, n)
+			case err != nil:
 				return err
 			}
-			// Queryable at once: index what was just stored.
-			x, err := openIndex(p)
-			if err != nil {
-				return fmt.Errorf("imported %d observation(s), but indexing them failed: %w (the next list or reindex retries)", n, err)
-			}
-			x.Close()
 			if asJSON {
 				return writeJSON(g.stdout, map[string]int{"imported": n})
 			}
@@ -76,6 +73,6 @@ signed batches of 10,000, so memory does not grow with the file's size.`,
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, `print {"imported": N}`)
 	c.Flags().StringVar(&timeProp, "time-property", "", "a property holding when each feature was recorded (RFC 3339 or a date): used as its created time")
-	durabilityFlag(c, &durability)
+	durabilityFlag(c, &g.durability)
 	return c
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/fieldsync/fieldsync/geo"
 	"github.com/fieldsync/fieldsync/observations/index"
-	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/fieldsync/fieldsync/observations/query"
 	"github.com/fieldsync/fieldsync/observations/record"
 	"github.com/paulmach/orb"
@@ -60,11 +58,11 @@ RFC 7946 FeatureCollection) or csv.`,
 			if limit < 0 {
 				return usageErr("--limit must be positive")
 			}
-			_, p, err := openProject(g)
+			p, err := openProject(cmd, g)
 			if err != nil {
 				return err
 			}
-			x, err := openIndex(p)
+			x, err := p.OpenIndex(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -148,39 +146,13 @@ func buildFilter(bbox, near, radius, within, since, until string, tags []string,
 	return f, nil
 }
 
-// readArea reads a polygon area from a GeoJSON geometry, Feature or a
-// FeatureCollection of exactly one feature.
+// readArea reads a --within file (see geo.ParseArea).
 func readArea(path string) (geo.Area, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return geo.Area{}, err
 	}
-	var probe struct {
-		Type     string            `json:"type"`
-		Geometry json.RawMessage   `json:"geometry"`
-		Features []json.RawMessage `json:"features"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return geo.Area{}, fmt.Errorf("not GeoJSON: %v", err)
-	}
-	switch probe.Type {
-	case "FeatureCollection":
-		if len(probe.Features) != 1 {
-			return geo.Area{}, fmt.Errorf("a FeatureCollection of %d features: give one area", len(probe.Features))
-		}
-		var f struct {
-			Geometry json.RawMessage `json:"geometry"`
-		}
-		json.Unmarshal(probe.Features[0], &f)
-		b = f.Geometry
-	case "Feature":
-		b = probe.Geometry
-	}
-	g, err := geo.Parse(b)
-	if err != nil {
-		return geo.Area{}, err
-	}
-	return geo.NewArea(g)
+	return geo.ParseArea(b)
 }
 
 func printList(g *globals, items []listItem, format string) error {
@@ -286,25 +258,6 @@ func printList(g *globals, items []listItem, format string) error {
 	return tw.flush()
 }
 
-// openIndex opens the project's index and brings it up to date with the
-// cores (reading only the blocks added since the last run).
-func openIndex(p *project.Project) (*index.Index, error) {
-	x, err := index.Open(p.IndexPath())
-	if err != nil {
-		return nil, err
-	}
-	dirs, err := p.CoreDirs()
-	if err != nil {
-		x.Close()
-		return nil, err
-	}
-	if _, err := x.Update(dirs); err != nil {
-		x.Close()
-		return nil, err
-	}
-	return x, nil
-}
-
 func newReindexCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
@@ -315,34 +268,19 @@ only source of truth. Queries give the same results after as before.`,
 		Example: "  fieldsync reindex",
 		Args:    nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, p, err := openProject(g)
+			p, err := openProject(cmd, g)
 			if err != nil {
 				return err
 			}
-			if err := index.Remove(p.IndexPath()); err != nil {
-				return err
-			}
-			x, err := index.Open(p.IndexPath())
+			blocks, c, err := p.Reindex(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer x.Close()
-			dirs, err := p.CoreDirs()
-			if err != nil {
-				return err
-			}
-			st, err := x.Update(dirs)
-			if err != nil {
-				return err
-			}
-			cur, del, forked, versions, err := x.Counts()
-			if err != nil {
-				return err
-			}
+			cur, del, forked, versions := c.Current, c.Deleted, c.Forked, c.Versions
 			if asJSON {
-				return writeJSON(g.stdout, map[string]any{"blocks": st.Blocks, "versions": versions, "observations": cur, "deleted": del, "forked": forked})
+				return writeJSON(g.stdout, map[string]any{"blocks": blocks, "versions": versions, "observations": cur, "deleted": del, "forked": forked})
 			}
-			_, err = fmt.Fprintf(g.stdout, "reindexed %d blocks: %d observations (%d deleted, %d forked), %d versions\n", st.Blocks, cur, del, forked, versions)
+			_, err = fmt.Fprintf(g.stdout, "reindexed %d blocks: %d observations (%d deleted, %d forked), %d versions\n", blocks, cur, del, forked, versions)
 			return err
 		},
 	}

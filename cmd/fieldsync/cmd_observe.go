@@ -6,37 +6,27 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/fieldsync/fieldsync/geo"
-	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/internal/atomicfile"
 	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/fieldsync/fieldsync/observations/record"
 	"github.com/spf13/cobra"
 )
 
-// parseTag reads k=v: "true"/"false" are bools, a number in its plain
-// form (12, -3.5; not 007) is a number, anything else a string.
+// parseTag reads a --tag KEY=VALUE (see record.ParseTag).
 func parseTag(s string) (string, record.Tag, error) {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return "", record.Tag{}, usageErr("--tag %q: want KEY=VALUE", s)
+	k, v, err := record.ParseTag(s)
+	if err != nil {
+		return "", record.Tag{}, usageErr("--tag %v", err)
 	}
-	switch v {
-	case "true", "false":
-		return k, record.Bool(v == "true"), nil
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil && strconv.FormatFloat(f, 'f', -1, 64) == v {
-		return k, record.Number(f), nil
-	}
-	return k, record.String(v), nil
+	return k, v, nil
 }
 
 func newObserveCmd(g *globals) *cobra.Command {
 	var lat, lon, alt, accuracy float64
-	var geomFile, notes, durability string
+	var geomFile, notes string
 	var tags, attach []string
 	var asJSON bool
 	c := &cobra.Command{
@@ -52,7 +42,7 @@ before anything is written. Prints the new observation's id.`,
   fieldsync observe --geometry clearing.geojson --tag category=deforestation --json`,
 		Args: nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, mode, err := openProjectToWrite(g, durability)
+			p, err := openProject(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -76,8 +66,7 @@ before anything is written. Prints the new observation's id.`,
 			default:
 				return usageErr("where was it? give --lat and --lon, or --geometry FILE")
 			}
-			now := project.Now()
-			o := &record.Observation{ID: project.NewID(), Created: now, Updated: now, Geometry: &geom, Tags: map[string]record.Tag{}}
+			o := &record.Observation{Geometry: &geom, Tags: map[string]record.Tag{}}
 			if cmd.Flags().Changed("accuracy") {
 				o.Accuracy = &accuracy
 			}
@@ -95,7 +84,7 @@ before anything is written. Prints the new observation's id.`,
 			if err != nil {
 				return err
 			}
-			v, err := p.Write(o, files, mode)
+			v, err := p.Observe(cmd.Context(), o, files)
 			if errors.Is(err, record.ErrInvalid) {
 				return usageErr("%v", err)
 			}
@@ -119,7 +108,7 @@ before anything is written. Prints the new observation's id.`,
 	f.StringVar(&notes, "notes", "", "free text (the notes tag)")
 	f.StringArrayVar(&attach, "attach", nil, "a file to attach (repeatable)")
 	f.BoolVar(&asJSON, "json", false, `print {"id", "version"}`)
-	durabilityFlag(c, &durability)
+	durabilityFlag(c, &g.durability)
 	return c
 }
 
@@ -147,7 +136,7 @@ func newShowCmd(g *globals) *cobra.Command {
   fieldsync show 3f1c9a0b2d4e5f60718293a4 --history --json`,
 		Args: nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, p, err := openProject(g)
+			p, err := openProject(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -165,7 +154,7 @@ func newShowCmd(g *globals) *cobra.Command {
 				if a, ok := authors[k]; ok {
 					return a
 				}
-				authors[k] = deviceName(p, key)
+				authors[k] = p.Author(key)
 				return authors[k]
 			}
 			rep := showReport{ID: h.ID, Forked: h.Forked(), Current: versionReport{Version: string(h.Current.ID), Author: author(h.Current.ID), Record: h.Current.Obs}}
@@ -206,24 +195,6 @@ func short(v record.VersionID) string {
 	return s
 }
 
-// deviceName is the name in the device record at the head of a data core.
-func deviceName(p *project.Project, key [32]byte) string {
-	c, err := hypercore.Open(filepath.Join(p.Dir, "cores", hex.EncodeToString(key[:])), hypercore.OpenOptions{ReadOnly: true})
-	if err != nil {
-		return "unknown device"
-	}
-	defer c.Close()
-	b, err := c.Get(0)
-	if err != nil {
-		return "unknown device"
-	}
-	d, err := record.DecodeDevice(b)
-	if err != nil || d.Data != hex.EncodeToString(key[:]) {
-		return "unknown device"
-	}
-	return d.Name
-}
-
 func newMediaCmd(g *globals) *cobra.Command {
 	c := groupCmd(&cobra.Command{Use: "media", Short: "Attachments of observations"})
 	var out string
@@ -240,7 +211,7 @@ is left untouched.`,
 			if out == "" {
 				return usageErr("-o FILE is required (- for standard output)")
 			}
-			_, p, err := openProject(g)
+			p, err := openProject(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -255,19 +226,7 @@ is left untouched.`,
 				_, err = g.stdout.Write(buf.Bytes())
 				return err
 			}
-			tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
-			if err != nil {
-				return err
-			}
-			defer os.Remove(tmp.Name())
-			if _, err := tmp.Write(buf.Bytes()); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := tmp.Close(); err != nil {
-				return err
-			}
-			return os.Rename(tmp.Name(), out)
+			return atomicfile.WriteFile(out, buf.Bytes(), 0o644)
 		},
 	}
 	get.Flags().StringVarP(&out, "output", "o", "", "file to write (- for standard output)")

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
 
-	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/observations"
 	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/spf13/cobra"
 )
@@ -19,47 +17,27 @@ func projectFlags(root *cobra.Command, g *globals) {
 	root.PersistentFlags().StringVar(&g.project, "project", "", "project to use (default $FIELDSYNC_PROJECT, else the home's default)")
 }
 
-// openHome opens the home named by --home or the environment.
-func openHome(g *globals) (*project.Home, error) {
-	dir := g.home
-	if dir == "" {
-		d, err := project.DefaultDir()
-		if err != nil {
-			return nil, err
-		}
-		dir = d
-	}
-	h, err := project.OpenHome(dir)
-	if err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
 // openProject opens the project named by --project, the environment or
-// the home's default.
-func openProject(g *globals) (*project.Home, *project.Project, error) {
-	h, err := openHome(g)
-	if err != nil {
-		return nil, nil, err
-	}
+// the home's default, for a command that reads or records data with the
+// --durability it was given ("" for commands that do not write).
+func openProject(cmd *cobra.Command, g *globals) (*observations.Project, error) {
 	name := g.project
 	if name == "" {
 		name = os.Getenv("FIELDSYNC_PROJECT")
 	}
-	if name == "" {
-		if name, err = h.Default(); err != nil {
-			return nil, nil, err
+	p, err := observations.Open(cmd.Context(), g.home, name)
+	if errors.Is(err, observations.ErrNoProject) {
+		return nil, usageErr("%v", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if g.durability != "" {
+		if p.Durability, err = parseDurability(g.durability); err != nil {
+			return nil, err
 		}
 	}
-	if name == "" {
-		return nil, nil, usageErr("no project yet in %s: create one with `fieldsync init NAME` or join one with `fieldsync join CODE`", h.Dir)
-	}
-	p, err := h.Open(name)
-	if errors.Is(err, project.ErrNoProject) {
-		return nil, nil, usageErr("%v", err)
-	}
-	return h, p, err
+	return p, nil
 }
 
 func newInitCmd(g *globals) *cobra.Command {
@@ -74,15 +52,11 @@ The first project becomes the default. Share it with "fieldsync invite".`,
 		Example: `  fieldsync init rio-negro --device-name "Maria's laptop"`,
 		Args:    nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := openHome(g)
-			if err != nil {
-				return err
-			}
-			p, err := h.Create(args[0], device)
+			p, err := observations.Create(cmd.Context(), g.home, args[0], device)
 			if err != nil {
 				return projectErr(err)
 			}
-			return printProject(g, h, p, asJSON, "created")
+			return printProject(cmd, g, p, asJSON, "created")
 		},
 	}
 	c.Flags().StringVar(&device, "device-name", "", "what teammates see this device as (default: the host name)")
@@ -102,19 +76,11 @@ device's cores for the project are created; syncing brings the others'.`,
 		Example: `  fieldsync join yrro-obay-... --device-name "João's laptop"`,
 		Args:    nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, key, err := project.ParseInvite(args[0])
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			h, err := openHome(g)
-			if err != nil {
-				return err
-			}
-			p, err := h.Join(name, key, device)
+			p, err := observations.Join(cmd.Context(), g.home, args[0], device)
 			if err != nil {
 				return projectErr(err)
 			}
-			return printProject(g, h, p, asJSON, "joined")
+			return printProject(cmd, g, p, asJSON, "joined")
 		},
 	}
 	c.Flags().StringVar(&device, "device-name", "", "what teammates see this device as (default: the host name)")
@@ -124,7 +90,7 @@ device's cores for the project are created; syncing brings the others'.`,
 
 // projectErr makes the user's mistakes usage errors (exit 2).
 func projectErr(err error) error {
-	if errors.Is(err, project.ErrExists) || errors.Is(err, project.ErrBadName) {
+	if errors.Is(err, project.ErrExists) || errors.Is(err, project.ErrBadName) || errors.Is(err, project.ErrBadCode) {
 		return &exitError{code: exitUsage, err: err}
 	}
 	return err
@@ -142,7 +108,7 @@ can read and add to the project: give it only to teammates.`,
   fieldsync invite --project rio-negro --json`,
 		Args: nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, p, err := openProject(g)
+			p, err := openProject(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -162,36 +128,7 @@ can read and add to the project: give it only to teammates.`,
 }
 
 // statusReport is the JSON of `fieldsync status`.
-type statusReport struct {
-	Home         string       `json:"home"`
-	Project      string       `json:"project"`
-	Default      bool         `json:"default"`
-	DiscoveryKey string       `json:"discoveryKey"`
-	Device       deviceReport `json:"device"`
-	Cores        []coreReport `json:"cores"`
-	Observations countReport  `json:"observations"`
-	Serve        *serveState  `json:"serve,omitempty"` // a running `fieldsync serve`: its peers
-}
-
-type countReport struct {
-	Current  int `json:"current"`  // not deleted
-	Deleted  int `json:"deleted"`  // tombstoned
-	Forked   int `json:"forked"`   // with concurrent versions
-	Versions int `json:"versions"` // every version of every observation
-}
-
-type deviceReport struct {
-	Name     string `json:"name"`
-	Identity string `json:"identity"`
-}
-
-type coreReport struct {
-	Key        string `json:"key"`
-	Own        string `json:"own,omitempty"` // "data" or "media" for this device's cores
-	Length     uint64 `json:"length"`
-	Contiguous uint64 `json:"contiguous"`
-	ByteLength uint64 `json:"byteLength"`
-}
+type statusReport = observations.Status
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var asJSON bool
@@ -201,55 +138,21 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Example: "  fieldsync status\n  fieldsync status --json",
 		Args:    nArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, p, err := openProject(g)
+			p, err := openProject(cmd, g)
 			if err != nil {
 				return err
 			}
-			return printProject(g, h, p, asJSON, "")
+			return printProject(cmd, g, p, asJSON, "")
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return c
 }
 
-func printProject(g *globals, h *project.Home, p *project.Project, asJSON bool, verb string) error {
-	id, err := h.Identity()
+func printProject(cmd *cobra.Command, g *globals, p *observations.Project, asJSON bool, verb string) error {
+	rep, err := p.Status(cmd.Context())
 	if err != nil {
 		return err
-	}
-	def, _ := h.Default()
-	dk := p.DiscoveryKey()
-	rep := statusReport{
-		Home: h.Dir, Project: p.Name, Default: def == p.Name, DiscoveryKey: hex.EncodeToString(dk[:]),
-		Device: deviceReport{Name: p.DeviceName, Identity: hex.EncodeToString(id.Public().(ed25519.PublicKey))},
-		Cores:  []coreReport{},
-	}
-	own := map[[32]byte]string{p.OwnCoreKey(project.CoreData): project.CoreData, p.OwnCoreKey(project.CoreMedia): project.CoreMedia}
-	keys, err := p.CoreKeys()
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		c, err := hypercore.Open(p.Dir+"/cores/"+hex.EncodeToString(k[:]), hypercore.OpenOptions{ReadOnly: true})
-		if err != nil {
-			return fmt.Errorf("core %x: %w", k[:4], err)
-		}
-		hd := c.Head()
-		rep.Cores = append(rep.Cores, coreReport{Key: hex.EncodeToString(k[:]), Own: own[k], Length: hd.Length, Contiguous: c.Contiguous(), ByteLength: hd.ByteLength})
-		c.Close()
-	}
-	x, err := openIndex(p)
-	if err != nil {
-		return err
-	}
-	c := &rep.Observations
-	c.Current, c.Deleted, c.Forked, c.Versions, err = x.Counts()
-	x.Close()
-	if err != nil {
-		return err
-	}
-	if st, ok := readServeState(p); ok {
-		rep.Serve = st
 	}
 	if asJSON {
 		return writeJSON(g.stdout, rep)
@@ -259,8 +162,9 @@ func printProject(g *globals, h *project.Home, p *project.Project, asJSON bool, 
 	}
 	tw := newTable(g.stdout)
 	tw.row("project", p.Name+map[bool]string{true: " (default)", false: ""}[rep.Default])
-	tw.row("home", h.Dir)
+	tw.row("home", rep.Home)
 	tw.row("device", fmt.Sprintf("%s (identity %s…)", p.DeviceName, rep.Device.Identity[:16]))
+	c := rep.Observations
 	tw.row("observations", fmt.Sprintf("%d (%d deleted, %d forked; %d versions)", c.Current, c.Deleted, c.Forked, c.Versions))
 	for _, c := range rep.Cores {
 		who := "from a teammate"
@@ -290,17 +194,6 @@ func plural(n uint64, word string) string {
 		return "1 " + word
 	}
 	return strconv.FormatUint(n, 10) + " " + word + "s"
-}
-
-// openProjectToWrite opens the project for a command that records data,
-// with the --durability it was given.
-func openProjectToWrite(g *globals, durability string) (*project.Project, hypercore.Durability, error) {
-	mode, err := parseDurability(durability)
-	if err != nil {
-		return nil, 0, err
-	}
-	_, p, err := openProject(g)
-	return p, mode, err
 }
 
 // readAttachments reads the --attach files; a missing one is a usage error.

@@ -8,8 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fieldsync/fieldsync/hypercore"
-	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations"
 	"github.com/fieldsync/fieldsync/observations/usbsync"
 	"github.com/spf13/cobra"
 )
@@ -34,22 +33,21 @@ func viaConflicts(c *cobra.Command) error {
 }
 
 // runSyncVia exchanges everything with the sync folder in dir.
-func runSyncVia(ctx context.Context, g *globals, p *project.Project, dir string, noMedia, asJSON bool, mode hypercore.Durability, limit int64) error {
+func runSyncVia(ctx context.Context, g *globals, p *observations.Project, dir string, noMedia, asJSON bool, limit int64) error {
 	start := time.Now()
-	before := indexedCount(p)
-	res, err := usbsync.Sync(ctx, p, dir, usbsync.Options{NoMedia: noMedia, Durability: mode, SegmentLimit: limit, Step: crashStep()})
-	if err != nil {
-		if res != nil && res.BlocksIn > 0 {
-			indexAfterSync(p) // what was verified and stored is listed
-		}
+	res, newObs, err := p.SyncVia(ctx, dir, usbsync.Options{NoMedia: noMedia, SegmentLimit: limit, Step: crashStep()})
+	var ie *observations.IndexError
+	if err != nil && !errors.As(err, &ie) {
 		return viaError(dir, res, err)
 	}
-	after, idxErr := indexAfterSync(p)
-	newObs := max(after-before, 0)
-	peer := syncPeer{Key: "folder", Complete: true, Downloaded: res.BlocksIn, BytesIn: res.BytesIn, Uploaded: res.BlocksOut, BytesOut: res.BytesOut, Behind: res.Skipped}
+	var idxErr error
+	if ie != nil {
+		idxErr = ie.Err
+	}
+	peer := observations.PeerResult{Key: "folder", Complete: true, Downloaded: res.BlocksIn, BytesIn: res.BytesIn, Uploaded: res.BlocksOut, BytesOut: res.BytesOut, Behind: res.Skipped}
 	took := time.Since(start)
 	if asJSON {
-		sum := map[string]any{"event": "summary", "folder": res.Folder, "created": res.Created, "peers": []syncPeer{peer}, "strangers": 0,
+		sum := map[string]any{"event": "summary", "folder": res.Folder, "created": res.Created, "peers": []observations.PeerResult{peer}, "strangers": 0,
 			"newObservations": newObs, "bytesDownloaded": res.BytesIn, "bytesUploaded": res.BytesOut, "complete": true,
 			"seconds": took.Seconds(), "ms": took.Milliseconds()}
 		if idxErr != nil {
@@ -91,15 +89,11 @@ func viaError(dir string, res *usbsync.Result, err error) error {
 }
 
 // syncVia is `sync --via DIR` from the command line.
-func syncVia(cmd *cobra.Command, g *globals, dir string, noMedia, asJSON bool, durability string) error {
+func syncVia(cmd *cobra.Command, g *globals, dir string, noMedia, asJSON bool) error {
 	if err := viaConflicts(cmd); err != nil {
 		return err
 	}
-	mode, err := parseDurability(durability)
-	if err != nil {
-		return err
-	}
-	_, p, err := openProject(g)
+	p, err := openProject(cmd, g)
 	if err != nil {
 		return err
 	}
@@ -107,7 +101,7 @@ func syncVia(cmd *cobra.Command, g *globals, dir string, noMedia, asJSON bool, d
 	if limit < 1<<16 || limit > usbsync.DefaultSegment {
 		return usageErr("--via-segment-limit must be between 65536 and %d", int64(usbsync.DefaultSegment))
 	}
-	return runSyncVia(cmd.Context(), g, p, dir, noMedia, asJSON, mode, limit)
+	return runSyncVia(cmd.Context(), g, p, dir, noMedia, asJSON, limit)
 }
 
 // crashStep is the crash tests' hook: with FIELDSYNC_TEST_KILL_AT=N the

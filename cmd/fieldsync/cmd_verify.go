@@ -80,7 +80,7 @@ func runExportEvidence(ctx context.Context, g *globals, p *project.Project, sel 
 	if err != nil {
 		return err
 	}
-	defer af.abort()
+	defer af.Abort()
 	res, err := export.WriteEvidence(ctx, af, p, id, export.EvidenceOptions{Selection: sel, AllowMissing: allowMissing})
 	if errors.Is(err, export.ErrMissingAttachments) {
 		var list []string
@@ -92,7 +92,7 @@ func runExportEvidence(ctx context.Context, g *globals, p *project.Project, sel 
 	if err != nil {
 		return err
 	}
-	if err := af.commit(); err != nil {
+	if err := af.Commit(); err != nil {
 		return err
 	}
 	for _, m := range res.Missing {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldsync/fieldsync/observations"
 	"github.com/fieldsync/fieldsync/observations/index"
 	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/fieldsync/fieldsync/web"
@@ -110,17 +111,17 @@ func lanAddress() string {
 }
 
 // syncFromServeState is what another process's serve wrote, for the map.
-func syncFromServeState(p *project.Project) func() *web.SyncState {
+func syncFromServeState(p *observations.Project) func() *web.SyncState {
 	return func() *web.SyncState {
-		st, ok := readServeState(p)
+		st, ok := p.RunningServe()
 		if !ok {
 			return nil
 		}
-		return st.web()
+		return serveStateWeb(st)
 	}
 }
 
-func (st *serveState) web() *web.SyncState {
+func serveStateWeb(st *serveState) *web.SyncState {
 	out := &web.SyncState{Listen: st.Listen, Started: st.Started, Updated: st.Updated, Peers: []web.SyncPeer{}}
 	for _, pr := range st.Peers {
 		out.Peers = append(out.Peers, web.SyncPeer{Key: pr.Key, Behind: pr.Behind, BlocksDownloaded: pr.BlocksDownloaded, BlocksUploaded: pr.BlocksUploaded})
@@ -154,15 +155,15 @@ or one is made up and printed once). --json prints one line,
 			if _, err := hf.check(); err != nil {
 				return err
 			}
-			h, p, err := openProject(g)
+			p, err := openProject(cmd, g)
 			if err != nil {
 				return err
 			}
-			id, err := h.Identity()
+			id, err := p.Identity()
 			if err != nil {
 				return err
 			}
-			x, err := openIndex(p)
+			x, err := p.OpenIndex(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -170,7 +171,7 @@ or one is made up and printed once). --json prints one line,
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			log := slog.New(slog.NewTextHandler(g.stderr, nil))
-			wr, err := startWeb(ctx, hf, p, x, id, syncFromServeState(p), log)
+			wr, err := startWeb(ctx, hf, p.Project, x, id, syncFromServeState(p), log)
 			if err != nil {
 				return err
 			}
@@ -192,10 +193,8 @@ or one is made up and printed once). --json prints one line,
 					wr.wait()
 					return nil
 				case <-tick.C:
-					if dirs, err := p.CoreDirs(); err == nil {
-						if _, err := x.Update(dirs); err != nil {
-							log.Error("index", "err", err)
-						}
+					if err := p.UpdateIndex(ctx, x); err != nil {
+						log.Error("index", "err", err)
 					}
 				}
 			}
@@ -224,21 +223,20 @@ func printWebReady(g *globals, wr *webRun, asJSON bool) error {
 
 // serveWeb starts the map for serve --http, with serve's live peers; the
 // returned stop ends it and waits. Without --http it does nothing.
-func serveWeb(ctx context.Context, hf httpFlags, p *project.Project, x *index.Index, id ed25519.PrivateKey, sr *syncRun, listen string, log *slog.Logger) (map[string]any, func(), error) {
+func serveWeb(ctx context.Context, hf httpFlags, p *project.Project, r observations.Ready, log *slog.Logger) (map[string]any, func(), error) {
 	if hf.addr == "" {
 		return nil, func() {}, nil
 	}
 	started := time.Now().UTC().Format(time.RFC3339)
 	live := func() *web.SyncState {
-		st := &web.SyncState{Listen: listen, Started: started, Updated: time.Now().UTC().Format(time.RFC3339), Peers: []web.SyncPeer{}}
-		peers, _, _ := sr.snapshot()
-		for k, pr := range peers {
+		st := &web.SyncState{Listen: r.Listen.String(), Started: started, Updated: time.Now().UTC().Format(time.RFC3339), Peers: []web.SyncPeer{}}
+		for k, pr := range r.Live() {
 			st.Peers = append(st.Peers, web.SyncPeer{Key: k, Behind: pr.Behind, BlocksDownloaded: pr.BlocksDownloaded, BlocksUploaded: pr.BlocksUploaded})
 		}
 		return st
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	wr, err := startWeb(wctx, hf, p, x, id, live, log)
+	wr, err := startWeb(wctx, hf, p, r.Index, r.Identity, live, log)
 	if err != nil {
 		cancel()
 		return nil, nil, err

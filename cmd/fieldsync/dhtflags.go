@@ -1,18 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/fieldsync/fieldsync/dht"
-	"github.com/fieldsync/fieldsync/lansync"
-	"github.com/fieldsync/fieldsync/observations/project"
+	"github.com/fieldsync/fieldsync/observations"
 	"github.com/spf13/cobra"
 )
 
@@ -52,59 +47,14 @@ func (df *dhtFlags) nodes() ([]string, error) {
 	return out, nil
 }
 
-// dhtRun is a running DHT node; wait returns once it has saved its
-// routing table after ctx ended.
-type dhtRun struct {
-	node *dht.Node
-	done chan struct{}
-}
-
-func (r *dhtRun) wait() {
-	if r != nil {
-		<-r.done
-	}
-}
-
-func (r *dhtRun) status() *dht.Status {
-	if r == nil {
+// options are the DHT options of the flags (nodes() checked them), or nil
+// when --dht is off.
+func (df *dhtFlags) options() *observations.DHTOptions {
+	if !df.on {
 		return nil
 	}
-	st := r.node.Status()
-	return &st
-}
-
-// start runs a DHT node announcing the project's topic on port and handing
-// found addresses to m, until ctx ends. It returns nil when --dht is off.
-// interval is how often the topic is announced and looked up (sync, which
-// waits for peers, looks more often than serve, which is found).
-func (df *dhtFlags) start(ctx context.Context, h *project.Home, p *project.Project, m *lansync.Manager, port int, interval time.Duration, log *slog.Logger) (*dhtRun, error) {
-	if !df.on {
-		return nil, nil
-	}
-	boot, err := df.nodes()
-	if err != nil {
-		return nil, err
-	}
-	private := false
-	for _, b := range boot {
-		host, _, _ := net.SplitHostPort(b)
-		if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || ip.IsPrivate()) {
-			private = true
-		}
-	}
-	dk := p.DiscoveryKey()
-	n, err := dht.New(dht.Config{Listen: df.listen, Bootstrap: boot, NodesFile: filepath.Join(h.Dir, "dht-nodes"), Port: port, Interval: interval,
-		Found: m.AddPeer, Log: log, Private: private}, dht.Topic(dk))
-	if err != nil {
-		return nil, err
-	}
-	r := &dhtRun{node: n, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		n.Run(ctx)
-	}()
-	log.Info("dht on", "udp", n.Addr().String(), "announcing tcp port", port)
-	return r, nil
+	boot, _ := df.nodes()
+	return &observations.DHTOptions{Listen: df.listen, Bootstrap: boot}
 }
 
 func dhtStatusLine(st dht.Status) string {

@@ -11,6 +11,7 @@ type globals struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	home, project  string // --home, --project
+	durability     string // --durability of the command that writes
 }
 
 func newRootCmd(g *globals) *cobra.Command {

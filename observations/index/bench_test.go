@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -52,7 +53,7 @@ func BenchmarkQuery(b *testing.B) {
 	}
 	defer x.Close()
 	t0 := time.Now()
-	if _, err := x.Update(map[[32]byte]string{key: filepath.Join(dir, "c")}); err != nil {
+	if _, err := x.Update(context.Background(), map[[32]byte]string{key: filepath.Join(dir, "c")}); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("indexed %d observations in %v (%.0f/s)", n, time.Since(t0).Round(time.Millisecond), float64(n)/time.Since(t0).Seconds())

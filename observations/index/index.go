@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -153,8 +154,9 @@ type newVersion struct {
 // Blocks are read, decoded and resolved a chunk at a time on other CPUs
 // while the chunk before is written with multi-row statements; an
 // observation whose versions span chunks is recomputed once per chunk,
-// from every version stored.
-func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
+// from every version stored. Cancelling ctx stops it within a chunk and
+// leaves the index as it was.
+func (x *Index) Update(ctx context.Context, cores map[[32]byte]string) (Stats, error) {
 	var st Stats
 	// A first build (nothing indexed yet) writes every page once with a
 	// rollback journal instead of twice through the WAL (WAL then
@@ -172,7 +174,7 @@ func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 			defer x.db.Exec(`PRAGMA journal_mode = WAL`)
 		}
 	}
-	tx, err := x.db.Begin()
+	tx, err := x.db.BeginTx(ctx, nil)
 	if err != nil {
 		return st, err
 	}
@@ -236,6 +238,9 @@ func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 		if ch.err != nil {
 			return st, ch.err
 		}
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
 		st.Blocks += ch.end - ch.start
 		for _, d := range ch.devices {
 			if ps.authors[ch.core] != d {
@@ -268,6 +273,9 @@ func (x *Index) Update(cores map[[32]byte]string) (Stats, error) {
 			last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = 'observations'`); err != nil {
 			return st, err
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
 	}
 	return st, tx.Commit()
 }

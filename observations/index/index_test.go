@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -184,7 +185,7 @@ func testQueriesMatchBruteForce(t *testing.T, w *world, path string, chunk uint6
 	}
 	defer x.Close()
 	x.chunk = chunk
-	st, err := x.Update(w.cores)
+	st, err := x.Update(context.Background(), w.cores)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func testQueriesMatchBruteForce(t *testing.T, w *world, path string, chunk uint6
 		t.Fatalf("only %d filters selected anything: the test did not test much", nonEmpty)
 	}
 	// Nothing new: an update reads nothing.
-	if st, err := x.Update(w.cores); err != nil || st.Blocks != 0 {
+	if st, err := x.Update(context.Background(), w.cores); err != nil || st.Blocks != 0 {
 		t.Fatalf("second update read %d blocks (%v)", st.Blocks, err)
 	}
 }
@@ -226,7 +227,7 @@ func TestIncrementalAndReindex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x.Update(w.cores); err != nil {
+	if _, err := x.Update(context.Background(), w.cores); err != nil {
 		t.Fatal(err)
 	}
 	// More blocks on one core.
@@ -248,7 +249,7 @@ func TestIncrementalAndReindex(t *testing.T) {
 		}
 	}
 	c.Close()
-	st, err := x.Update(w.cores)
+	st, err := x.Update(context.Background(), w.cores)
 	if err != nil || st.Blocks != 25 || st.Observations != 25 {
 		t.Fatalf("incremental update: %+v %v", st, err)
 	}
@@ -263,7 +264,7 @@ func TestIncrementalAndReindex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer y.Close()
-	if _, err := y.Update(w.cores); err != nil {
+	if _, err := y.Update(context.Background(), w.cores); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := y.Query(all, 0)
@@ -294,7 +295,7 @@ func TestGDALReadsIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x.Update(w.cores); err != nil {
+	if _, err := x.Update(context.Background(), w.cores); err != nil {
 		t.Fatal(err)
 	}
 	cur, del, _, _, err := x.Counts()
@@ -325,7 +326,7 @@ func indexedWorld(t *testing.T, n int, seed uint64) *Index {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { x.Close() })
-	if _, err := x.Update(w.cores); err != nil {
+	if _, err := x.Update(context.Background(), w.cores); err != nil {
 		t.Fatal(err)
 	}
 	return x
@@ -401,7 +402,7 @@ func TestFirstBuildLeavesWAL(t *testing.T) {
 	}
 	defer x.Close()
 	for range 2 {
-		if _, err := x.Update(w.cores); err != nil {
+		if _, err := x.Update(context.Background(), w.cores); err != nil {
 			t.Fatal(err)
 		}
 		var mode string

@@ -2,6 +2,7 @@ package index
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -37,7 +38,7 @@ func BenchmarkList10000(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer x.Close()
-	if _, err := x.Update(map[[32]byte]string{key: filepath.Join(dir, "c")}); err != nil {
+	if _, err := x.Update(context.Background(), map[[32]byte]string{key: filepath.Join(dir, "c")}); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()

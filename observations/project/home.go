@@ -25,12 +25,6 @@ var (
 	ErrExists    = errors.New("project already exists")
 )
 
-// Core names of a device's own cores in a project.
-const (
-	CoreData  = "data"
-	CoreMedia = "media"
-)
-
 // Home is a fieldsync home directory:
 //
 //	device.key                 the device identity seed, hex, mode 0600
@@ -158,12 +152,12 @@ func (h *Home) add(name string, key [32]byte, deviceName string) (*Project, erro
 	if err := writeAtomic(filepath.Join(tmp, "project.key"), []byte(hex.EncodeToString(key[:])+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	data, err := p.createOwnCore(CoreData)
+	data, err := p.createOwnCore(record.KindData)
 	if err != nil {
 		return nil, err
 	}
 	defer data.Close()
-	media, err := p.createOwnCore(CoreMedia)
+	media, err := p.createOwnCore(record.KindMedia)
 	if err != nil {
 		return nil, err
 	}
@@ -192,8 +186,8 @@ func (h *Home) add(name string, key [32]byte, deviceName string) (*Project, erro
 	return p, nil
 }
 
-func (p *Project) createOwnCore(name string) (*hypercore.Core, error) {
-	seed := p.CoreSeed(name)
+func (p *Project) createOwnCore(kind record.CoreKind) (*hypercore.Core, error) {
+	seed := p.CoreSeed(kind)
 	kp, err := hypercore.KeyPairFromSeed(seed)
 	if err != nil {
 		return nil, err
@@ -201,7 +195,7 @@ func (p *Project) createOwnCore(name string) (*hypercore.Core, error) {
 	key := hypercore.KeyFor(hypercore.DefaultManifest(kp.Public), false)
 	c, err := hypercore.Create(p.coreDir(key), hypercore.CreateOptions{Seed: seed, Durability: hypercore.DurabilityFsync})
 	if err != nil {
-		return nil, fmt.Errorf("create the %s core: %w", name, err)
+		return nil, fmt.Errorf("create the %s core: %w", kind, err)
 	}
 	return c, nil
 }
@@ -210,27 +204,27 @@ func (p *Project) coreDir(key [32]byte) string {
 	return filepath.Join(p.Dir, "cores", hex.EncodeToString(key[:]))
 }
 
-// CoreSeed is the signing seed of this device's core called name in this
+// CoreSeed is the signing seed of this device's core of kind in this
 // project: BLAKE2b-256 keyed with the device secret, over a domain tag,
-// the project key and the name. Only this device can derive it; it is the
+// the project key and the kind's name ("data", "media"). Only this device can derive it; it is the
 // same every time, so a lost secret file cannot fork a device's cores.
-func (p *Project) CoreSeed(name string) []byte {
+func (p *Project) CoreSeed(kind record.CoreKind) []byte {
 	h, _ := blake2b.New256(p.identity.Seed())
 	h.Write([]byte("fieldsync core seed v1\x00"))
 	h.Write(p.Key[:])
-	h.Write([]byte(name))
+	h.Write([]byte(kind.String()))
 	return h.Sum(nil)
 }
 
-// OwnCoreKey is the key of this device's core called name.
-func (p *Project) OwnCoreKey(name string) [32]byte {
-	kp, _ := hypercore.KeyPairFromSeed(p.CoreSeed(name))
+// OwnCoreKey is the key of this device's core of kind.
+func (p *Project) OwnCoreKey(kind record.CoreKind) [32]byte {
+	kp, _ := hypercore.KeyPairFromSeed(p.CoreSeed(kind))
 	return hypercore.KeyFor(hypercore.DefaultManifest(kp.Public), false)
 }
 
-// OpenOwnCore opens this device's core called name, writable.
-func (p *Project) OpenOwnCore(name string, dur hypercore.Durability) (*hypercore.Core, error) {
-	return hypercore.Open(p.coreDir(p.OwnCoreKey(name)), hypercore.OpenOptions{Durability: dur})
+// OpenOwnCore opens this device's core of kind, writable.
+func (p *Project) OpenOwnCore(kind record.CoreKind, dur hypercore.Durability) (*hypercore.Core, error) {
+	return hypercore.Open(p.coreDir(p.OwnCoreKey(kind)), hypercore.OpenOptions{Durability: dur})
 }
 
 // DiscoveryKey is the project's public topic: BLAKE2b-256 keyed with the

@@ -29,7 +29,7 @@ func TestCreateJoinOpen(t *testing.T) {
 		}
 	}
 	// The data core starts with a signed device record naming both cores.
-	data, err := p.OpenOwnCore(CoreData, hypercore.DurabilityOS)
+	data, err := p.OpenOwnCore(record.KindData, hypercore.DurabilityOS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestCreateJoinOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dk, mk := p.OwnCoreKey(CoreData), p.OwnCoreKey(CoreMedia)
+	dk, mk := p.OwnCoreKey(record.KindData), p.OwnCoreKey(record.KindMedia)
 	if rec.Name != "Maria's laptop" || rec.Data != hexKey(dk) || rec.Media != hexKey(mk) {
 		t.Fatalf("device record %+v", rec)
 	}
@@ -53,7 +53,7 @@ func TestCreateJoinOpen(t *testing.T) {
 
 	// Reopened (another process, say): same key, same own cores.
 	again, err := a.Open("rio-negro")
-	if err != nil || again.Key != p.Key || again.OwnCoreKey(CoreData) != dk {
+	if err != nil || again.Key != p.Key || again.OwnCoreKey(record.KindData) != dk {
 		t.Fatalf("reopen: %v", err)
 	}
 
@@ -74,7 +74,7 @@ func TestCreateJoinOpen(t *testing.T) {
 	if q.DiscoveryKey() != p.DiscoveryKey() || q.Key != p.Key {
 		t.Fatal("the joined project differs")
 	}
-	if q.OwnCoreKey(CoreData) == dk {
+	if q.OwnCoreKey(record.KindData) == dk {
 		t.Fatal("two devices derived the same core")
 	}
 	if q.DiscoveryKey() == p.Key {

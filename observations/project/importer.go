@@ -3,6 +3,7 @@ package project
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -156,16 +157,33 @@ const parseBatch = 2048
 // records in memory up to 64 MiB and in a temporary file in the project's
 // directory beyond; then they are appended in signed batches of 10,000.
 // The input is read once. It returns how many were imported.
-func (p *Project) ImportFeatures(in io.Reader, timeProp string, dur hypercore.Durability, progress func(done, total uint64)) (int, error) {
-	return p.importFeatures(in, timeProp, dur, progress, importMemory)
+//
+// Cancelling ctx stops the import within a batch and leaves the data core
+// as it was: blocks already appended are truncated away (the core's fork
+// goes up by one, as after any truncation).
+func (p *Project) ImportFeatures(ctx context.Context, in io.Reader, timeProp string, dur hypercore.Durability, progress func(done, total uint64)) (int, error) {
+	return p.importFeatures(ctx, in, timeProp, dur, progress, importMemory)
 }
 
-func (p *Project) importFeatures(in io.Reader, timeProp string, dur hypercore.Durability, progress func(done, total uint64), memory int) (int, error) {
-	now := Now()
+func (p *Project) importFeatures(ctx context.Context, in io.Reader, timeProp string, dur hypercore.Durability, progress func(done, total uint64), memory int) (int, error) {
 	recs := &spool{dir: p.Dir, memory: memory}
 	defer recs.close()
+	total, err := checkFeatures(ctx, in, timeProp, recs)
+	if err != nil {
+		return 0, err
+	}
+	return p.appendSpooled(ctx, recs, total, dur, progress)
+}
+
+// checkFeatures is the first pass of an import: every feature of in is
+// checked and encoded (on every CPU) into recs. It returns how many.
+func checkFeatures(ctx context.Context, in io.Reader, timeProp string, recs *spool) (int, error) {
+	now := Now()
 	total := 0
 	err := forEachFeatureBatch(in, parseBatch, func(first int, raws []json.RawMessage) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		out := make([][]byte, len(raws))
 		errs := make([]error, len(raws))
 		parallel(len(raws), func(i int) {
@@ -184,19 +202,27 @@ func (p *Project) importFeatures(in io.Reader, timeProp string, dur hypercore.Du
 		total += len(raws)
 		return nil
 	})
-	if err != nil {
-		return 0, err
-	}
-	data, err := p.OpenOwnCore(CoreData, dur)
+	return total, err
+}
+
+// appendSpooled is the second pass of an import: the checked records are
+// appended in signed batches. A cancelled ctx truncates the core back to
+// where it was.
+func (p *Project) appendSpooled(ctx context.Context, recs *spool, total int, dur hypercore.Durability, progress func(done, total uint64)) (int, error) {
+	data, err := p.OpenOwnCore(record.KindData, dur)
 	if err != nil {
 		return 0, err
 	}
 	defer data.Close()
+	start := data.Length()
 	batch := make([][]byte, 0, importChunk)
 	done := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		if _, err := data.Append(batch...); err != nil {
 			return fmt.Errorf("store observations %d-%d of %d: %w", done-len(batch)+1, done, total, err)
@@ -217,6 +243,14 @@ func (p *Project) importFeatures(in io.Reader, timeProp string, dur hypercore.Du
 	})
 	if err == nil {
 		err = flush()
+	}
+	if err != nil && ctx.Err() != nil {
+		if data.Length() > start {
+			if terr := data.Truncate(start); terr != nil {
+				return int(data.Length() - start), fmt.Errorf("%w; then undoing the import failed: %w", err, terr)
+			}
+		}
+		return 0, err
 	}
 	if err != nil {
 		return done - len(batch), err
@@ -445,7 +479,7 @@ func (p *Project) Import(obs []*record.Observation, dur hypercore.Durability, pr
 			progress(uint64(i), uint64(len(obs)))
 		}
 	}
-	data, err := p.OpenOwnCore(CoreData, dur)
+	data, err := p.OpenOwnCore(record.KindData, dur)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func Now() string { return time.Now().UTC().Truncate(time.Millisecond).Format(ti
 // input writes nothing. It returns the new version's id.
 func (p *Project) Write(o *record.Observation, files []File, dur hypercore.Durability) (record.VersionID, error) {
 	o.Type, o.Schema = record.TypeObservation, record.Schema
-	media, err := p.OpenOwnCore(CoreMedia, dur)
+	media, err := p.OpenOwnCore(record.KindMedia, dur)
 	if err != nil {
 		return "", err
 	}
@@ -84,7 +84,7 @@ func (p *Project) Write(o *record.Observation, files []File, dur hypercore.Durab
 	if err != nil {
 		return "", err
 	}
-	data, err := p.OpenOwnCore(CoreData, dur)
+	data, err := p.OpenOwnCore(record.KindData, dur)
 	if err != nil {
 		return "", err
 	}

@@ -2,6 +2,7 @@ package project
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -59,8 +60,8 @@ func TestWriteEditAttachments(t *testing.T) {
 		t.Fatalf("missing observation: %v", err)
 	}
 	// Bad input writes nothing.
-	data, _ := p.OpenOwnCore(CoreData, hypercore.DurabilityOS)
-	media, _ := p.OpenOwnCore(CoreMedia, hypercore.DurabilityOS)
+	data, _ := p.OpenOwnCore(record.KindData, hypercore.DurabilityOS)
+	media, _ := p.OpenOwnCore(record.KindMedia, hypercore.DurabilityOS)
 	dl, ml := data.Length(), media.Length()
 	data.Close()
 	media.Close()
@@ -68,8 +69,8 @@ func TestWriteEditAttachments(t *testing.T) {
 	if _, err := p.Write(bad, []File{{Name: "x.jpg", Data: photo}}, hypercore.DurabilityOS); !errors.Is(err, record.ErrInvalid) {
 		t.Fatalf("invalid observation: %v", err)
 	}
-	data, _ = p.OpenOwnCore(CoreData, hypercore.DurabilityOS)
-	media, _ = p.OpenOwnCore(CoreMedia, hypercore.DurabilityOS)
+	data, _ = p.OpenOwnCore(record.KindData, hypercore.DurabilityOS)
+	media, _ = p.OpenOwnCore(record.KindMedia, hypercore.DurabilityOS)
 	defer data.Close()
 	defer media.Close()
 	if data.Length() != dl || media.Length() != ml {
@@ -139,7 +140,7 @@ func TestImportFeaturesBothPaths(t *testing.T) {
 	for _, memory := range []int{64 << 20, 1} {
 		h, _ := OpenHome(filepath.Join(t.TempDir(), "h"))
 		p, _ := h.Create("p", "dev")
-		n, err := p.importFeatures(bytes.NewReader(in.Bytes()), "", hypercore.DurabilityOS, nil, memory)
+		n, err := p.importFeatures(context.Background(), bytes.NewReader(in.Bytes()), "", hypercore.DurabilityOS, nil, memory)
 		if err != nil || n != 25000 {
 			t.Fatalf("memory %d: imported %d: %v", memory, n, err)
 		}
@@ -150,7 +151,7 @@ func TestImportFeaturesBothPaths(t *testing.T) {
 		if err != nil || len(hs) != 25000 {
 			t.Fatalf("memory %d: %d observations: %v", memory, len(hs), err)
 		}
-		data, _ := p.OpenOwnCore(CoreData, hypercore.DurabilityOS)
+		data, _ := p.OpenOwnCore(record.KindData, hypercore.DurabilityOS)
 		l := data.Length()
 		// In the input's order, after the device record (block 0).
 		for i := uint64(0); i < 25000; i += 997 {
@@ -169,10 +170,10 @@ func TestImportFeaturesBothPaths(t *testing.T) {
 		if bytes.Equal(bad, in.Bytes()) {
 			t.Fatal("the test did not break the input")
 		}
-		if _, err := p.importFeatures(bytes.NewReader(bad), "", hypercore.DurabilityOS, nil, memory); !errors.Is(err, geo.ErrInvalid) {
+		if _, err := p.importFeatures(context.Background(), bytes.NewReader(bad), "", hypercore.DurabilityOS, nil, memory); !errors.Is(err, geo.ErrInvalid) {
 			t.Fatalf("memory %d: a bad last feature: %v", memory, err)
 		}
-		data, _ = p.OpenOwnCore(CoreData, hypercore.DurabilityOS)
+		data, _ = p.OpenOwnCore(record.KindData, hypercore.DurabilityOS)
 		if data.Length() != l {
 			t.Fatalf("memory %d: a refused import wrote %d blocks", memory, data.Length()-l)
 		}

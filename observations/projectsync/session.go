@@ -12,6 +12,7 @@ import (
 	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/hypercore/replicate"
 	"github.com/fieldsync/fieldsync/hypercore/secretstream"
+	"github.com/fieldsync/fieldsync/observations/record"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -207,7 +208,7 @@ func (ss *Session) announce(ch *replicate.Channel) {
 	}
 }
 
-func (ss *Session) add(key [32]byte, kind byte) {
+func (ss *Session) add(key [32]byte, kind record.CoreKind) {
 	ss.addMu.Lock()
 	defer ss.addMu.Unlock()
 	ss.mu.Lock()
@@ -217,7 +218,7 @@ func (ss *Session) add(key [32]byte, kind byte) {
 		return
 	}
 	h := ss.store.learn(key, kind)
-	download := !(ss.opts.NoMedia && h.kind == KindMedia)
+	download := !(ss.opts.NoMedia && h.kind == record.KindMedia)
 	cfg := ss.store.config(key, download)
 	stored := cfg.Caught
 	cfg.Caught = func(c *hypercore.Core) {
@@ -285,7 +286,7 @@ func (ss *Session) isComplete() bool {
 	}
 	for k, r := range ss.remote {
 		l := local[k]
-		if ss.opts.NoMedia && (r.Kind == KindMedia || l.Kind == KindMedia) {
+		if ss.opts.NoMedia && (r.Kind == record.KindMedia || l.Kind == record.KindMedia) {
 			continue
 		}
 		if l.Length != r.Length {
@@ -293,7 +294,7 @@ func (ss *Session) isComplete() bool {
 		}
 	}
 	for k, l := range local {
-		if _, ok := ss.remote[k]; !ok && !(ss.opts.NoMedia && l.Kind == KindMedia) {
+		if _, ok := ss.remote[k]; !ok && !(ss.opts.NoMedia && l.Kind == record.KindMedia) {
 			return false
 		}
 	}
@@ -313,7 +314,7 @@ func (ss *Session) hasAllOfPeer() bool {
 		return false
 	}
 	for k, r := range ss.remote {
-		if ss.opts.NoMedia && r.Kind == KindMedia {
+		if ss.opts.NoMedia && r.Kind == record.KindMedia {
 			continue
 		}
 		if local[k] < r.Length {
@@ -358,7 +359,7 @@ func (ss *Session) Progress() Progress {
 	for _, l := range local {
 		seen[l.Key] = true
 		r, ok := ss.remote[l.Key]
-		if ss.opts.NoMedia && (l.Kind == KindMedia || r.Kind == KindMedia) {
+		if ss.opts.NoMedia && (l.Kind == record.KindMedia || r.Kind == record.KindMedia) {
 			continue
 		}
 		if ok && r.Length > l.Length {
@@ -369,7 +370,7 @@ func (ss *Session) Progress() Progress {
 		}
 	}
 	for k, r := range ss.remote {
-		if !seen[k] && !(ss.opts.NoMedia && r.Kind == KindMedia) {
+		if !seen[k] && !(ss.opts.NoMedia && r.Kind == record.KindMedia) {
 			p.BlocksWanted += r.Length
 			p.Lagging = append(p.Lagging, Lag{k, 0, r.Length})
 		}
@@ -414,7 +415,7 @@ func encodeList(list []CoreState) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(list)))
 	for _, c := range list {
 		b = append(b, c.Key[:]...)
-		b = append(b, c.Kind)
+		b = append(b, byte(c.Kind))
 		b = binary.AppendUvarint(b, c.Length)
 	}
 	return b
@@ -433,7 +434,7 @@ func decodeList(b []byte) ([]CoreState, error) {
 		}
 		var c CoreState
 		copy(c.Key[:], b)
-		c.Kind = b[32]
+		c.Kind = record.CoreKind(b[32])
 		l, k := binary.Uvarint(b[33:])
 		if k <= 0 {
 			return nil, fmt.Errorf("%w: bad core length", replicate.ErrProtocol)

@@ -10,12 +10,7 @@ import (
 	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/hypercore/replicate"
 	"github.com/fieldsync/fieldsync/observations/project"
-)
-
-// Kind of a core, as its writer's device says.
-const (
-	KindData  = 0
-	KindMedia = 1
+	"github.com/fieldsync/fieldsync/observations/record"
 )
 
 // Store is the cores of one project, shared by every connection of this
@@ -38,7 +33,7 @@ type held struct {
 	core *hypercore.Core // nil until a replica is created
 	gate replicate.Gate
 	own  bool
-	kind byte
+	kind record.CoreKind
 }
 
 // ErrBusy: another process holds the project's replicas (a running
@@ -53,7 +48,7 @@ func OpenStore(p *project.Project, mode hypercore.Durability) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open project %s: %w", p.Name, err)
 	}
-	own := map[[32]byte]byte{p.OwnCoreKey(project.CoreData): KindData, p.OwnCoreKey(project.CoreMedia): KindMedia}
+	own := map[[32]byte]record.CoreKind{p.OwnCoreKey(record.KindData): record.KindData, p.OwnCoreKey(record.KindMedia): record.KindMedia}
 	for key, dir := range dirs {
 		kind, isOwn := own[key]
 		c, err := hypercore.Open(dir, hypercore.OpenOptions{ReadOnly: isOwn, Durability: mode})
@@ -88,7 +83,7 @@ func (s *Store) Close() error {
 // CoreState is one core as this device holds it.
 type CoreState struct {
 	Key    [32]byte
-	Kind   byte
+	Kind   record.CoreKind
 	Length uint64 // contiguous blocks held
 }
 
@@ -113,7 +108,7 @@ func (s *Store) List() []CoreState {
 }
 
 // learn records a core named by a member (kind as it says, if it is new).
-func (s *Store) learn(key [32]byte, kind byte) *held {
+func (s *Store) learn(key [32]byte, kind record.CoreKind) *held {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.cores[key]

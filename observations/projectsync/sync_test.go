@@ -151,7 +151,7 @@ func TestTwoThenThreeDevicesConverge(t *testing.T) {
 		t.Fatalf("b↔c: %v / %v\nb: %+v\nc: %+v", errB, errC, pb, pc)
 	}
 	sameLengths(t, b.lengths(t), c.lengths(t))
-	if al, cl := a.lengths(t), c.lengths(t); cl[a.p.OwnCoreKey(project.CoreData)] != al[a.p.OwnCoreKey(project.CoreData)] {
+	if al, cl := a.lengths(t), c.lengths(t); cl[a.p.OwnCoreKey(record.KindData)] != al[a.p.OwnCoreKey(record.KindData)] {
 		t.Fatal("c does not hold a's data")
 	}
 	hs, err := c.p.Histories()
@@ -174,10 +174,10 @@ func TestNoMediaLeavesMedia(t *testing.T) {
 		t.Fatal(errA, errB)
 	}
 	l := b.lengths(t)
-	if l[a.p.OwnCoreKey(project.CoreData)] == 0 {
+	if l[a.p.OwnCoreKey(record.KindData)] == 0 {
 		t.Fatal("no data")
 	}
-	if l[a.p.OwnCoreKey(project.CoreMedia)] != 0 {
+	if l[a.p.OwnCoreKey(record.KindMedia)] != 0 {
 		t.Fatal("media downloaded with NoMedia")
 	}
 }
@@ -200,7 +200,7 @@ func TestOtherProjectLearnsNothing(t *testing.T) {
 
 func TestListCodec(t *testing.T) {
 	testutil.CheckGoroutines(t)
-	list := []CoreState{{Key: [32]byte{1}, Kind: KindMedia, Length: 1 << 40}, {Key: [32]byte{2}}}
+	list := []CoreState{{Key: [32]byte{1}, Kind: record.KindMedia, Length: 1 << 40}, {Key: [32]byte{2}}}
 	got, err := decodeList(encodeList(list))
 	if err != nil || !equalLists(got, list) {
 		t.Fatalf("%v %v", got, err)
@@ -254,7 +254,7 @@ func TestForgedCapability(t *testing.T) {
 // FuzzDecodeList: any bytes a member sends as its core list decode or
 // fail cleanly, and what decodes encodes back to no more bytes.
 func FuzzDecodeList(f *testing.F) {
-	f.Add(encodeList([]CoreState{{Key: [32]byte{1}, Kind: KindMedia, Length: 300}, {Key: [32]byte{2}}}))
+	f.Add(encodeList([]CoreState{{Key: [32]byte{1}, Kind: record.KindMedia, Length: 300}, {Key: [32]byte{2}}}))
 	f.Add([]byte{0})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {

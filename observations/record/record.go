@@ -311,3 +311,21 @@ func Time(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, s)
 	return t
 }
+
+// ParseTag reads a tag written KEY=VALUE, as people type them: "true" and
+// "false" are booleans, a number in its plain form (12, -3.5; not 007) is
+// a number, anything else a string.
+func ParseTag(s string) (string, Tag, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return "", Tag{}, fmt.Errorf("%q: want KEY=VALUE: %w", s, ErrInvalid)
+	}
+	switch v {
+	case "true", "false":
+		return k, Bool(v == "true"), nil
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil && strconv.FormatFloat(f, 'f', -1, 64) == v {
+		return k, Number(f), nil
+	}
+	return k, String(v), nil
+}

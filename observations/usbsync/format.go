@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/observations/record"
 	"golang.org/x/crypto/blake2b"
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -95,7 +96,7 @@ func (s *segment) fileName() string { return hex.EncodeToString(s.Name[:]) + seg
 // and the segments holding blocks [0, Length).
 type folderCore struct {
 	Key        [32]byte
-	Kind       byte
+	Kind       record.CoreKind
 	Manifest   []byte
 	Fork       uint64
 	Length     uint64
@@ -116,7 +117,7 @@ func (h *head) encodeBody() []byte {
 	b = binary.AppendUvarint(b, uint64(len(h.Cores)))
 	for _, c := range sortedCores(h.Cores) {
 		b = append(b, c.Key[:]...)
-		b = append(b, c.Kind)
+		b = append(b, byte(c.Kind))
 		b = binary.AppendUvarint(b, uint64(len(c.Manifest)))
 		b = append(b, c.Manifest...)
 		b = binary.AppendUvarint(b, c.Fork)
@@ -190,7 +191,7 @@ func decodeBody(b []byte) (*head, error) {
 		c := &folderCore{}
 		copy(c.Key[:], r.bytes(32))
 		if k := r.bytes(1); k != nil {
-			c.Kind = k[0]
+			c.Kind = record.CoreKind(k[0])
 		}
 		c.Manifest = r.lenBytes(maxManifest)
 		c.Fork = r.uvarint()

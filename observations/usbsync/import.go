@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/observations/record"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -41,7 +42,7 @@ func (s *syncer) importAll(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if s.opts.NoMedia && fc.Kind == KindMedia {
+		if s.opts.NoMedia && fc.Kind == record.KindMedia {
 			continue
 		}
 		if err := s.importCore(ctx, fc); err != nil {
@@ -189,7 +190,7 @@ func (s *syncer) importCore(ctx context.Context, fc *folderCore) error {
 	return err
 }
 
-func (s *syncer) createReplica(key [32]byte, m *hypercore.Manifest, kind byte) (*local, error) {
+func (s *syncer) createReplica(key [32]byte, m *hypercore.Manifest, kind record.CoreKind) (*local, error) {
 	dir := s.p.CoreDir(key)
 	c, err := hypercore.CreateReplica(dir, key, m, s.opts.Durability)
 	if errors.Is(err, os.ErrExist) || errors.Is(err, hypercore.ErrBadInput) {

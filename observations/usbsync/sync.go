@@ -21,12 +21,6 @@ import (
 // FolderName is the sync folder made inside the directory given.
 const FolderName = "sync.fieldsync"
 
-// Kind of a core, as its writer's device record says.
-const (
-	KindData  = 0
-	KindMedia = 1
-)
-
 var (
 	// ErrNotFolder: the directory holds something that is not a sync folder.
 	ErrNotFolder = errors.New("is not a fieldsync sync folder")
@@ -159,7 +153,7 @@ type local struct {
 	key  [32]byte
 	c    *hypercore.Core // nil until a replica is made
 	own  bool
-	kind byte
+	kind record.CoreKind
 }
 
 func (s *syncer) step() {
@@ -184,7 +178,7 @@ func (s *syncer) open() error {
 		return fmt.Errorf("open project %s: %w", s.p.Name, err)
 	}
 	s.cores = map[[32]byte]*local{}
-	own := map[[32]byte]byte{s.p.OwnCoreKey(project.CoreData): KindData, s.p.OwnCoreKey(project.CoreMedia): KindMedia}
+	own := map[[32]byte]record.CoreKind{s.p.OwnCoreKey(record.KindData): record.KindData, s.p.OwnCoreKey(record.KindMedia): record.KindMedia}
 	for key, dir := range dirs {
 		kind, isOwn := own[key]
 		c, err := hypercore.Open(dir, hypercore.OpenOptions{ReadOnly: isOwn, Durability: s.opts.Durability})
@@ -215,7 +209,7 @@ func (s *syncer) open() error {
 		}
 		if mk, err := hex.DecodeString(d.Media); err == nil && len(mk) == 32 {
 			if m := s.cores[[32]byte(mk)]; m != nil && !m.own {
-				m.kind = KindMedia
+				m.kind = record.KindMedia
 			}
 		}
 	}

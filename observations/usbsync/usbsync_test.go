@@ -266,8 +266,8 @@ func TestGossip(t *testing.T) {
 	mustSync(t, hub, stick1, Options{})
 	r := mustSync(t, office, stick1, Options{NoMedia: true})
 	lf, lo := far.lengths(t), office.lengths(t)
-	media := far.p.OwnCoreKey(project.CoreMedia)
-	data := far.p.OwnCoreKey(project.CoreData)
+	media := far.p.OwnCoreKey(record.KindMedia)
+	data := far.p.OwnCoreKey(record.KindData)
 	if lo[data] != lf[data] || lo[media] != 0 || r.BlocksIn == 0 {
 		t.Fatalf("no-media gossip: %v %v %+v", lf, lo, r)
 	}
