@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,7 +40,7 @@ func benchServer(b *testing.B) (*Server, *index.Index, int) {
 		fmt.Fprintf(&in, `{"type":"Feature","geometry":{"type":"Point","coordinates":[%.6f,%.6f]},"properties":{"category":%q,"notes":"observation %d"}}`+"\n",
 			-63+float64(i*7919%3200)/1000, -3.6+float64(i*104729%3000)/1000, cats[i%5], i)
 	}
-	if _, err := p.ImportFeatures(&in, "", hypercore.DurabilityOS, nil); err != nil {
+	if _, err := p.ImportFeatures(context.Background(), &in, "", hypercore.DurabilityOS, nil); err != nil {
 		b.Fatal(err)
 	}
 	x, err := index.Open(p.IndexPath())
@@ -48,7 +49,7 @@ func benchServer(b *testing.B) (*Server, *index.Index, int) {
 	}
 	b.Cleanup(func() { x.Close() })
 	dirs, _ := p.CoreDirs()
-	if _, err := x.Update(dirs); err != nil {
+	if _, err := x.Update(context.Background(), dirs); err != nil {
 		b.Fatal(err)
 	}
 	s, err := New(Config{Project: p, Index: x})
