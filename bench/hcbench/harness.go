@@ -22,7 +22,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -354,12 +353,8 @@ func (h *harness) runOnce(c benchCase, v variant) (map[string]any, error) {
 	obj["impl"], obj["durability"] = v.impl, v.durability
 	obj["wall_s"] = round(wall, 3)
 	obj["waited_quiet_s"] = math.Round(waited.Seconds())
-	own := 0.0
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		// wait4's rusage covers the child and its reaped descendants.
-		own = tv(ru.Utime) + tv(ru.Stime)
-	}
-	own += self1 - self0
+	// wait4's rusage covers the child and its reaped descendants.
+	own := cpuOf(cmd.ProcessState) + self1 - self0
 	obj["run_cpu_s"] = round(own, 2)
 	if ok0 && ok1 {
 		busy := float64(s1.busy-s0.busy) / h.tick
@@ -377,16 +372,6 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
-}
-
-func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 type cpuSample struct{ busy, total uint64 }

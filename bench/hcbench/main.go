@@ -31,7 +31,6 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore"
@@ -119,9 +118,7 @@ func diskUsage(dir string) diskInfo {
 			return nil
 		}
 		d.Apparent += fi.Size()
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			d.Allocated += st.Blocks * 512
-		}
+		d.Allocated += allocated(fi)
 		d.Files++
 		kind := numSuffix.ReplaceAllString(e.Name(), "")
 		if m := kindRe.FindStringSubmatch(e.Name()); m != nil {

@@ -153,16 +153,6 @@ func cmdReplicate(args []string) error {
 	return emit(obj)
 }
 
-func cpuOf(ps *os.ProcessState) float64 {
-	if ps == nil {
-		return 0
-	}
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return tv(ru.Utime) + tv(ru.Stime)
-	}
-	return 0
-}
-
 func rateFields(count, size int, seconds float64) map[string]any {
 	return map[string]any{
 		"seconds":      round(seconds, 4),

@@ -26,7 +26,6 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/fieldsync/fieldsync/geo"
@@ -216,12 +215,6 @@ func vmHWM(pid int) float64 {
 		}
 	}
 	return 0
-}
-
-func peakRSS() float64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return round(float64(ru.Maxrss) / 1024)
 }
 
 func round(x float64) float64 { return float64(int64(x*100+0.5)) / 100 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/export"
 	"github.com/fieldsync/fieldsync/internal/atomicfile"
+	"github.com/fieldsync/fieldsync/internal/safename"
 	"github.com/fieldsync/fieldsync/observations/index"
 	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/fieldsync/fieldsync/observations/query"
@@ -262,6 +263,7 @@ type mediaWriter struct {
 }
 
 func (m *mediaWriter) write(id string, atts []record.Attachment) error {
+	taken := map[string]bool{}
 	for _, a := range atts {
 		b, err := m.r.Attachment(a)
 		if errors.Is(err, project.ErrMissing) {
@@ -271,11 +273,13 @@ func (m *mediaWriter) write(id string, atts []record.Attachment) error {
 		if err != nil {
 			return err
 		}
-		dir := filepath.Join(m.dir, id)
+		// Names come from other devices: made safe for every OS, and
+		// distinct ignoring case (Windows and macOS do).
+		dir := filepath.Join(m.dir, safename.File(id))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		if err := atomicfile.WriteFile(filepath.Join(dir, a.Name), b, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, safename.Unique(a.Name, taken)), b, 0o644); err != nil {
 			return err
 		}
 		m.written++

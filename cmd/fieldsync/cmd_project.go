@@ -13,7 +13,7 @@ import (
 
 // projectFlags adds --home and --project to the root command.
 func projectFlags(root *cobra.Command, g *globals) {
-	root.PersistentFlags().StringVar(&g.home, "home", "", "fieldsync home directory (default $FIELDSYNC_HOME, else ~/.local/share/fieldsync)")
+	root.PersistentFlags().StringVar(&g.home, "home", "", "fieldsync home directory (default $FIELDSYNC_HOME, else %LocalAppData%\\fieldsync on Windows, ~/Library/Application Support/fieldsync on macOS, $XDG_DATA_HOME/fieldsync or ~/.local/share/fieldsync elsewhere)")
 	root.PersistentFlags().StringVar(&g.project, "project", "", "project to use (default $FIELDSYNC_PROJECT, else the home's default)")
 }
 

@@ -10,11 +10,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/internal/safename"
 	"github.com/fieldsync/fieldsync/observations/record"
 	"golang.org/x/crypto/blake2b"
 )
@@ -36,18 +38,44 @@ type Home struct {
 	Dir string
 }
 
-// DefaultDir is $FIELDSYNC_HOME, else $XDG_DATA_HOME/fieldsync, else
-// ~/.local/share/fieldsync.
+// DefaultDir is $FIELDSYNC_HOME, else the platform's place for an
+// application's own data:
+//
+//	Windows  %LocalAppData%\fieldsync (not roaming: cores are large and
+//	         belong to this machine)
+//	macOS    ~/Library/Application Support/fieldsync
+//	others   $XDG_DATA_HOME/fieldsync, else ~/.local/share/fieldsync
 func DefaultDir() (string, error) {
-	if d := os.Getenv("FIELDSYNC_HOME"); d != "" {
+	return defaultDir(runtime.GOOS, os.Getenv, os.UserHomeDir)
+}
+
+// defaultDir is DefaultDir for the system goos, with the environment and
+// the user's home directory passed in so every platform's rule is tested
+// on any of them.
+func defaultDir(goos string, getenv func(string) string, userHome func() (string, error)) (string, error) {
+	if d := getenv("FIELDSYNC_HOME"); d != "" {
 		return d, nil
 	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "fieldsync"), nil
+	if goos == "windows" {
+		if d := getenv("LocalAppData"); d != "" {
+			return filepath.Join(d, "fieldsync"), nil
+		}
 	}
-	h, err := os.UserHomeDir()
-	if err != nil {
+	if goos != "windows" && goos != "darwin" && goos != "ios" {
+		// The XDG spec says a relative value is to be ignored.
+		if d := getenv("XDG_DATA_HOME"); d != "" && strings.HasPrefix(d, "/") {
+			return filepath.Join(d, "fieldsync"), nil
+		}
+	}
+	h, err := userHome()
+	if err != nil || h == "" {
 		return "", fmt.Errorf("no home directory to keep fieldsync's data in (set FIELDSYNC_HOME): %w", err)
+	}
+	switch goos {
+	case "windows":
+		return filepath.Join(h, "AppData", "Local", "fieldsync"), nil
+	case "darwin", "ios":
+		return filepath.Join(h, "Library", "Application Support", "fieldsync"), nil
 	}
 	return filepath.Join(h, ".local", "share", "fieldsync"), nil
 }
@@ -122,6 +150,11 @@ func (h *Home) Join(name string, key [32]byte, deviceName string) (*Project, err
 func (h *Home) add(name string, key [32]byte, deviceName string) (*Project, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
+	}
+	// The name is the project's folder: a new one must be a folder name
+	// every system accepts, so the project can be joined from Windows too.
+	if err := safename.Check(name); err != nil {
+		return nil, fmt.Errorf("project name: %w: %w", err, ErrBadName)
 	}
 	if deviceName == "" {
 		deviceName, _ = os.Hostname()
