@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -317,18 +316,6 @@ func TestBatchBuilder(t *testing.T) {
 	}
 }
 
-// allocDuring reports the bytes allocated by f, run n times.
-func allocDuring(n int, f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for range n {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // Lengths and counts that claim far more than the frame holds are refused
 // before anything is allocated for them.
 func TestHostileLengths(t *testing.T) {
@@ -346,7 +333,7 @@ func TestHostileLengths(t *testing.T) {
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
 			var err error
-			n := allocDuring(100, func() { _, _, err = decodeAll(b) })
+			n := hypercoretest.AllocDuring(100, func() { _, _, err = decodeAll(b) })
 			if err == nil {
 				t.Fatal("decoded")
 			}

@@ -718,7 +718,7 @@ func TestHugeBatchIsStreamed(t *testing.T) {
 	const n = 1 << 20
 	b := append(frame(t, "000001"), bytes.Repeat([]byte{1, 0}, n)...)
 	count := 0
-	used := allocDuring(1, func() {
+	used := hypercoretest.AllocDuring(1, func() {
 		must(t, m.Receive(b))
 		for {
 			_, ok, err := m.NextEvent()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -264,18 +263,6 @@ func TestTrailingBytesIgnored(t *testing.T) {
 	}
 }
 
-// allocDuring reports the bytes allocated by f, run n times.
-func allocDuring(n int, f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for range n {
-		f()
-	}
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // Counts and lengths that claim more than the message holds are refused
 // before anything is allocated for them.
 func TestHostileCounts(t *testing.T) {
@@ -312,7 +299,7 @@ func TestHostileCounts(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
-			n := allocDuring(10, func() { _, err = Decode(tc.typ, tc.b) })
+			n := hypercoretest.AllocDuring(10, func() { _, err = Decode(tc.typ, tc.b) })
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("error %v, want ErrMalformed", err)
 			}
