@@ -8,20 +8,13 @@ import (
 	"fmt"
 	"hash"
 	"net"
-	"os"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/hypercore/corenet"
 	"github.com/fieldsync/fieldsync/hypercore/replicate"
-	"github.com/fieldsync/fieldsync/hypercore/secretstream"
 	"github.com/spf13/cobra"
 )
-
-// keepAlive is how often an idle connection sends an empty message (as
-// hypercore does), so peers with idle timeouts keep it.
-const keepAlive = 5 * time.Second
 
 // serveReady is the JSON line `core serve` prints when it listens.
 type serveReady struct {
@@ -86,55 +79,9 @@ func runServe(ctx context.Context, g *globals, core *hypercore.Core, listen stri
 	}); err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
-	slots := make(chan struct{}, maxConns)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil // stopped by a signal: a normal end
-			}
-			return fmt.Errorf("accept: %w", err)
-		}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			conn.Close()
-			return nil
-		}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			if err := serveConn(ctx, core, conn); err != nil && ctx.Err() == nil {
-				fmt.Fprintf(g.stderr, "fieldsync: peer %s: %s\n", conn.RemoteAddr(), oneLine(err.Error()))
-			}
-		})
-	}
-}
-
-func serveConn(ctx context.Context, core *hypercore.Core, conn net.Conn) error {
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
-	s, err := secretstream.Server(ctx, conn, secretstream.Config{MaxMessageSize: replicate.MaxMessageSize, KeepAlive: keepAlive})
-	if err != nil {
-		conn.Close()
-		return err
-	}
-	p := replicate.NewPeer(s, replicate.Options{})
-	if _, err := p.Add(replicate.CoreConfig{Key: core.Key(), Core: core, Upload: true, Live: true}); err != nil {
-		s.Close()
-		return err
-	}
-	err = p.Run(ctx)
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
+	return corenet.Serve(ctx, core, ln, maxConns, func(addr net.Addr, err error) {
+		fmt.Fprintf(g.stderr, "fieldsync: peer %s: %s\n", addr, oneLine(err.Error()))
+	})
 }
 
 // downloadResult is the JSON line `core download` prints.
@@ -224,148 +171,45 @@ type downloadArgs struct {
 	sync    hypercore.Durability
 }
 
-// openReplica opens the copy of key in dir, or returns nil if dir holds
-// no core yet.
-func openReplica(dir string, key hypercore.Hash, mode hypercore.Durability) (*hypercore.Core, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) || err == nil && len(entries) == 0 {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", dir, err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "secret")); err == nil {
-		return nil, usageErr("%s holds the writer's own copy of a core: download into another directory", dir)
-	}
-	c, err := hypercore.Open(dir, hypercore.OpenOptions{Durability: mode})
-	if err != nil {
-		return nil, inputErr(err)
-	}
-	if c.Key() != key {
-		k := c.Key()
-		c.Close()
-		return nil, usageErr("%s holds core %x, not %x", dir, k[:], key[:])
-	}
-	return c, nil
-}
-
 func runDownload(ctx context.Context, g *globals, a downloadArgs) error {
 	start := time.Now()
-	core, err := openReplica(a.dir, a.key, a.sync)
-	if err != nil {
-		return err
-	}
-	var mu sync.Mutex // guards core
-	defer func() {
-		mu.Lock()
-		if core != nil {
-			core.Close()
-		}
-		mu.Unlock()
-	}()
-	first, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(first, "tcp", a.connect)
-	if err != nil {
-		return fmt.Errorf("connect to %s: %w", a.connect, err)
-	}
-	conn.(*net.TCPConn).SetNoDelay(true)
-	s, err := secretstream.Client(first, conn, secretstream.Config{MaxMessageSize: replicate.MaxMessageSize, KeepAlive: keepAlive})
-	if err != nil {
-		conn.Close()
-		return fmt.Errorf("connect to %s: %w", a.connect, err)
-	}
-	p := replicate.NewPeer(s, replicate.Options{})
 	var hasher blockHasher
-	var lineErr error
-	cfg := replicate.CoreConfig{
-		Key: a.key, Core: core, Upload: true, Download: true, MinLength: a.until, Live: a.live,
-		Create: func(m *hypercore.Manifest) (*hypercore.Core, error) {
-			c, err := hypercore.CreateReplica(a.dir, a.key, m, a.sync)
-			if err == nil {
-				mu.Lock()
-				core = c
-				mu.Unlock()
-			}
-			return c, err
-		},
-	}
-	var rep *replicate.Replication
-	caught := make(chan struct{}) // closed at the first catch-up (--live)
+	var bar *progress
+	o := corenet.DownloadOptions{Key: a.key, Addr: a.connect, Dir: a.dir, Until: a.until, Live: a.live, Timeout: a.timeout, Durability: a.sync}
 	if a.live {
-		var once sync.Once
-		cfg.Caught = func(c *hypercore.Core) {
-			once.Do(func() { close(caught) }) // the --timeout is met
-			res, err := describeDownload(c, &hasher, rep.Stats(), start, time.Now())
-			if err == nil {
-				err = writeJSON(g.stdout, res)
+		o.Caught = func(c *hypercore.Core, st replicate.Stats) error {
+			res, err := describeDownload(c, &hasher, st, start, time.Now())
+			if err != nil {
+				return err
 			}
-			if err != nil && lineErr == nil {
-				lineErr = err
-				p.Close()
+			return writeJSON(g.stdout, res)
+		}
+	}
+	if isTerminal(g.stderr) {
+		o.Progress = func(st replicate.Stats) {
+			if bar == nil && st.RemoteLength > 0 {
+				bar = newProgress(g.stderr, "download", st.RemoteLength)
+			}
+			if bar != nil {
+				bar.update(min(st.BlocksDownloaded, st.RemoteLength), st.RemoteLength)
 			}
 		}
 	}
-	rep, err = p.Add(cfg)
-	if err != nil {
-		s.Close()
+	d, err := corenet.Fetch(ctx, o)
+	if bar != nil {
+		bar.done()
+	}
+	var de *corenet.DirError
+	switch {
+	case errors.Is(err, corenet.ErrBadDir):
+		return &exitError{code: exitUsage, err: err}
+	case errors.As(err, &de):
+		return inputErr(de.Err)
+	case err != nil || d == nil: // d == nil: a live download stopped
 		return err
 	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- p.Run(ctx) }()
-	prog := newDownloadProgress(g, rep)
-	defer prog.stop()
-	var finished time.Time
-	select {
-	case <-rep.Done():
-		finished = time.Now()
-	case <-caught:
-	case <-first.Done():
-		if ctx.Err() == nil {
-			p.Close()
-			<-runErr
-			have := uint64(0)
-			if c := rep.Core(); c != nil {
-				have = c.Contiguous()
-			}
-			return fmt.Errorf("timeout after %v: the copy holds %d of the peer's %d blocks (run again to resume)", a.timeout, have, rep.Stats().RemoteLength)
-		}
-	case err := <-runErr:
-		runErr <- err
-	}
-	if a.live {
-		// Follow until stopped; a signal is a normal end.
-		err := <-runErr
-		prog.stop()
-		if lineErr != nil {
-			return lineErr
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if rerr := rep.Err(); rerr != nil {
-			return rerr
-		}
-		if err == nil {
-			err = errors.New("peer closed the connection")
-		}
-		return err
-	}
-	p.Close()
-	err = <-runErr
-	prog.stop()
-	if rerr := rep.Err(); rerr != nil {
-		return rerr
-	}
-	if err != nil {
-		return err
-	}
-	c := rep.Core()
-	if c == nil {
-		return fmt.Errorf("peer has no data for core %x", a.key[:])
-	}
-	res, err := describeDownload(c, &hasher, rep.Stats(), start, finished)
+	defer d.Core.Close()
+	res, err := describeDownload(d.Core, &hasher, d.Stats, start, d.Finished)
 	if err != nil {
 		return err
 	}
@@ -405,46 +249,4 @@ func msSince(start, t time.Time) float64 {
 		return 0
 	}
 	return float64(t.Sub(start).Microseconds()) / 1000
-}
-
-// downloadProgress draws a progress bar on a terminal while a download runs.
-type downloadProgress struct {
-	stopOnce sync.Once
-	quit     chan struct{}
-	wg       sync.WaitGroup
-}
-
-func newDownloadProgress(g *globals, rep *replicate.Replication) *downloadProgress {
-	dp := &downloadProgress{quit: make(chan struct{})}
-	if !isTerminal(g.stderr) {
-		return dp
-	}
-	dp.wg.Go(func() {
-		var bar *progress
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-dp.quit:
-				if bar != nil {
-					bar.done()
-				}
-				return
-			case <-t.C:
-				st := rep.Stats()
-				if bar == nil && st.RemoteLength > 0 {
-					bar = newProgress(g.stderr, "download", st.RemoteLength)
-				}
-				if bar != nil {
-					bar.update(min(st.BlocksDownloaded, st.RemoteLength), st.RemoteLength)
-				}
-			}
-		}
-	})
-	return dp
-}
-
-func (dp *downloadProgress) stop() {
-	dp.stopOnce.Do(func() { close(dp.quit) })
-	dp.wg.Wait()
 }

@@ -34,6 +34,8 @@ var rules = []struct {
 		tests: []string{"internal/testutil"}},
 	{pkg: "internal/atomicfile", may: nil, why: "a leaf helper"},
 	{pkg: "internal/safename", may: nil, why: "a leaf helper: portable file names"},
+	{pkg: "internal/demo", may: []string{"observations/...", "hypercore/...", "export", "fixtures", "geo", "internal/atomicfile"},
+		why: "fieldsync demo: the main job end to end, wired as the CLI does"},
 	{pkg: "internal/deptest", may: nil, why: "this test"},
 	{pkg: "internal/testutil", may: []string{"hypercore/..."}, why: "test helpers over the library"},
 	{pkg: "fixtures/...", may: nil, why: "embedded sample data"},

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/hypercore/corenet"
 	"github.com/fieldsync/fieldsync/hypercore/replicate"
 	"github.com/fieldsync/fieldsync/hypercore/secretstream"
 )
@@ -33,7 +34,7 @@ func demoSync(ctx context.Context, out io.Writer, src *hypercore.Core, dir strin
 			served <- err
 			return
 		}
-		served <- serveConn(ctx, src, conn)
+		served <- corenet.ServeConn(ctx, src, conn)
 	}()
 
 	var d net.Dialer
