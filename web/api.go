@@ -158,10 +158,16 @@ func (s *Server) clustered(w http.ResponseWriter, sel *selection, zoom int) {
 	var err error
 	if sel.f.OnlyDeleted() && !sel.extra() {
 		var fids []int64
-		err = s.cfg.Index.Envelopes(sel.f.Deleted, func(e *index.Envelope) error {
+		var envs []index.Envelope
+		envs, err = s.envelopes(sel.f.Deleted)
+		for i := range envs {
+			if err != nil {
+				break
+			}
+			e := &envs[i]
 			b := orb.Bound{Min: orb.Point{e.MinX, e.MinY}, Max: orb.Point{e.MaxX, e.MaxY}}
-			return g.add(b, e.Forked, func() (int, error) { fids = append(fids, e.FID); return len(fids) - 1, nil })
-		})
+			err = g.add(b, e.Forked, func() (int, error) { fids = append(fids, e.FID); return len(fids) - 1, nil })
+		}
 		if err == nil {
 			// Only the fids still kept are read.
 			need := map[int64]int{}
@@ -237,6 +243,34 @@ func (s *Server) clustered(w http.ResponseWriter, sel *selection, zoom int) {
 	b.WriteString("\n]}\n")
 	w.Header().Set("Content-Type", "application/geo+json")
 	w.Write(b.Bytes())
+}
+
+// envelopes are every observation's envelope, kept between requests
+// while the index holds the same versions (the counter /api/status
+// gives): a first view of 100,000 is grouped without reading the index.
+func (s *Server) envelopes(deleted bool) ([]index.Envelope, error) {
+	versions, err := s.cfg.Index.Generation()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.envs != nil && s.envsVersions == versions && s.envsDeleted == deleted {
+		envs := s.envs
+		s.mu.Unlock()
+		return envs, nil
+	}
+	s.mu.Unlock()
+	var envs []index.Envelope
+	if err := s.cfg.Index.Envelopes(deleted, func(e *index.Envelope) error { envs = append(envs, *e); return nil }); err != nil {
+		return nil, err
+	}
+	if envs == nil {
+		envs = []index.Envelope{}
+	}
+	s.mu.Lock()
+	s.envs, s.envsVersions, s.envsDeleted = envs, versions, deleted
+	s.mu.Unlock()
+	return envs, nil
 }
 
 // history is every version of observation id the index holds; it
@@ -383,18 +417,46 @@ func (s *Server) deviceName(key [32]byte) string {
 	return "unknown device"
 }
 
+// indexCounts are the index's counts at one generation.
+type indexCounts struct {
+	generation                         int64
+	current, deleted, forked, versions int
+	cores                              map[string]index.CoreCount
+}
+
+// counts are the index's counts, counted again only when its generation
+// moved (a page polls /api/status every 2 s; counting reads every row).
+func (s *Server) counts() (*indexCounts, error) {
+	gen, err := s.cfg.Index.Generation()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	c := s.lastCounts
+	s.mu.Unlock()
+	if c != nil && c.generation == gen {
+		return c, nil
+	}
+	c = &indexCounts{generation: gen}
+	if c.current, c.deleted, c.forked, c.versions, err = s.cfg.Index.Counts(); err != nil {
+		return nil, err
+	}
+	if c.cores, err = s.cfg.Index.CoreCounts(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.lastCounts = c
+	s.mu.Unlock()
+	return c, nil
+}
+
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	x := s.cfg.Index
-	cur, del, forked, versions, err := x.Counts()
+	c, err := s.counts()
 	if err != nil {
 		httpError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	counts, err := x.CoreCounts()
-	if err != nil {
-		httpError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
+	counts := c.cores
 	keys, err := s.cfg.Project.CoreKeys()
 	if err != nil {
 		httpError(w, http.StatusInternalServerError, err.Error())
@@ -443,10 +505,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	sort.Slice(devices, func(i, j int) bool { return devices[i].Name < devices[j].Name })
 	writeJSONResponse(w, map[string]any{
 		"project": s.cfg.Project.Name, "device": s.cfg.Project.DeviceName,
-		"observations": cur, "deleted": del, "forked": forked, "versions": versions,
+		"observations": c.current, "deleted": c.deleted, "forked": c.forked, "versions": c.versions,
 		// counter changes whenever the index takes a new version: the page
 		// reloads its observations when it does.
-		"counter": versions, "devices": devices, "sync": sync, "basemap": s.tiles != nil,
+		"counter": c.generation, "devices": devices, "sync": sync, "basemap": s.tiles != nil,
 	})
 }
 

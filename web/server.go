@@ -72,6 +72,11 @@ type Server struct {
 	mu      sync.Mutex
 	names   map[[32]byte]*deviceInfo // data core key → device
 	byIdent map[string]string        // identity key hex → name
+	// The envelopes of the last first view, for the index's versions count.
+	envs         []index.Envelope
+	envsVersions int64
+	envsDeleted  bool
+	lastCounts   *indexCounts
 }
 
 // New returns the handler; Close it to close the basemap.

@@ -238,6 +238,22 @@ func TestClusters(t *testing.T) {
 	if !fc.Clusters || fc.Count != total || sum != total || clusters == 0 || len(fc.Features) > 200 {
 		t.Errorf("zoom 3: clustered %v, count %d, %d features (%d clusters) adding to %d; want %d", fc.Clusters, fc.Count, len(fc.Features), clusters, sum, total)
 	}
+	// A new observation is in the next answer (the envelopes kept are renewed).
+	g, _ := geo.Parse([]byte(`{"type":"Point","coordinates":[10,10]}`))
+	if _, err := w.p.Write(&record.Observation{ID: project.NewID(), Created: project.Now(), Updated: project.Now(), Geometry: &g, Tags: map[string]record.Tag{}}, nil, hypercore.DurabilityOS); err != nil {
+		t.Fatal(err)
+	}
+	dirs, _ := w.p.CoreDirs()
+	if _, err := w.x.Update(dirs); err != nil {
+		t.Fatal(err)
+	}
+	total++
+	_, body = get(t, ts.URL+"/api/observations.geojson?zoom=3")
+	fc = featureCollection{}
+	json.Unmarshal(body, &fc)
+	if fc.Count != total {
+		t.Errorf("after a new observation: count %d, want %d", fc.Count, total)
+	}
 	_, body = get(t, ts.URL+"/api/observations.geojson?zoom=17")
 	if got := ids(t, body); len(got) != total {
 		t.Errorf("zoom 17: %d features, want every one of %d", len(got), total)

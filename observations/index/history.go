@@ -1,6 +1,7 @@
 package index
 
 import (
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -108,4 +109,12 @@ func (x *Index) ByFID(fids []int64, fn func(fid int64, it *Item) error) error {
 		}
 	}
 	return nil
+}
+
+// Generation grows whenever a version is indexed (the largest rowid of
+// the versions table): a cheap way to tell that something changed.
+func (x *Index) Generation() (int64, error) {
+	var g sql.NullInt64
+	err := x.db.QueryRow(`SELECT max(rowid) FROM fs_versions`).Scan(&g)
+	return g.Int64, err
 }

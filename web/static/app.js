@@ -244,7 +244,8 @@
     $('f-deleted').checked = h.get('deleted') === 'true';
   }
   readFilters();
-  status().then(load);
+  status();
+  load();
   setInterval(status, 2000);
 
   // For tests and scripts driving the page: where an observation's marker is.
