@@ -244,7 +244,7 @@ func TestClusters(t *testing.T) {
 		t.Fatal(err)
 	}
 	dirs, _ := w.p.CoreDirs()
-	if _, err := w.x.Update(dirs); err != nil {
+	if _, err := w.x.Update(context.Background(), dirs); err != nil {
 		t.Fatal(err)
 	}
 	total++
