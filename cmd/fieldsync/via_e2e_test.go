@@ -240,7 +240,7 @@ func TestViaKilled(t *testing.T) {
 			}
 			w.must(args...)
 		}
-		at := 1 + rng.IntN(10)
+		at := 1 + rng.IntN(16)
 		cmd := exec.Command(fieldsyncBinary(t), "--home", d.home, "sync", "--via", stick, "--via-segment-limit", "131072")
 		cmd.Env = append(os.Environ(), "FIELDSYNC_TEST_KILL_AT="+strconv.Itoa(at))
 		out, err := cmd.CombinedOutput()

@@ -93,10 +93,13 @@ func (s *syncer) importCore(ctx context.Context, fc *folderCore) error {
 	if err != nil {
 		return err
 	}
-	var stored func(uint64) (hypercore.Node, bool, error)
 	overlay := map[uint64]hypercore.Node{}
-	stored = func(i uint64) (hypercore.Node, bool, error) {
+	var st *storer // once blocks are being stored
+	stored := func(i uint64) (hypercore.Node, bool, error) {
 		if n, ok := overlay[i]; ok {
+			return n, true, nil
+		}
+		if n, ok := st.lookup(i); ok {
 			return n, true, nil
 		}
 		if l == nil || l.c == nil {
@@ -136,21 +139,14 @@ func (s *syncer) importCore(ctx context.Context, fc *folderCore) error {
 	// The blocks, each proved from the folder's tree and verified.
 	var puts []*hypercore.VerifiedProof
 	var putBytes int
+	st = newStorer(s, l, fc.Key)
 	flush := func() error {
 		if len(puts) == 0 {
 			return nil
 		}
-		if err := l.c.PutBlocks(puts); err != nil {
-			return fmt.Errorf("core %s: store blocks: %w", short(fc.Key), err)
-		}
-		s.step()
-		for _, vp := range puts {
-			s.res.BlocksIn++
-			s.res.BytesIn += uint64(len(vp.Block.Value))
-		}
-		puts, putBytes = nil, 0
-		clear(overlay)
-		return nil
+		err := st.push(puts, overlay)
+		puts, putBytes, overlay = nil, 0, map[uint64]hypercore.Node{}
+		return err
 	}
 	known := func(i uint64) bool {
 		_, ok, err := stored(i)
@@ -184,10 +180,103 @@ func (s *syncer) importCore(ctx context.Context, fc *folderCore) error {
 	if ferr := flush(); err == nil {
 		err = ferr
 	}
+	if ferr := st.finish(); err == nil {
+		err = ferr
+	}
 	if l.c.Contiguous() > start {
 		s.res.CoresIn++
 	}
 	return err
+}
+
+// storer writes verified batches of blocks on its own goroutine while the
+// caller verifies the next ones, as the network path does; the nodes of a
+// batch not yet on disk are looked up in it.
+type storer struct {
+	s       *syncer
+	l       *local
+	key     [32]byte
+	ch      chan *storeBatch
+	pending []*storeBatch // in order, owned by the caller
+	exited  chan struct{}
+	err     error
+}
+
+type storeBatch struct {
+	proofs []*hypercore.VerifiedProof
+	nodes  map[uint64]hypercore.Node
+	done   chan error
+}
+
+// maxPending bounds the batches written or queued (memory: each is at
+// most maxPutBytes).
+const maxPending = 3
+
+func newStorer(s *syncer, l *local, key [32]byte) *storer {
+	st := &storer{s: s, l: l, key: key, ch: make(chan *storeBatch, maxPending), exited: make(chan struct{})}
+	go func() {
+		defer close(st.exited)
+		for b := range st.ch {
+			err := l.c.PutBlocks(b.proofs)
+			if err == nil {
+				s.step()
+			}
+			b.done <- err
+		}
+	}()
+	return st
+}
+
+func (st *storer) lookup(i uint64) (hypercore.Node, bool) {
+	if st == nil {
+		return hypercore.Node{}, false
+	}
+	for k := len(st.pending) - 1; k >= 0; k-- {
+		if n, ok := st.pending[k].nodes[i]; ok {
+			return n, true
+		}
+	}
+	return hypercore.Node{}, false
+}
+
+// push queues a batch, first waiting for the oldest if too many are out.
+func (st *storer) push(proofs []*hypercore.VerifiedProof, nodes map[uint64]hypercore.Node) error {
+	for len(st.pending) >= maxPending {
+		st.collect()
+	}
+	if st.err != nil {
+		return st.err
+	}
+	b := &storeBatch{proofs: proofs, nodes: nodes, done: make(chan error, 1)}
+	st.pending = append(st.pending, b)
+	st.ch <- b
+	return nil
+}
+
+// collect waits for the oldest batch and counts it.
+func (st *storer) collect() {
+	b := st.pending[0]
+	st.pending = st.pending[1:]
+	if err := <-b.done; err != nil {
+		if st.err == nil {
+			st.err = fmt.Errorf("core %s: store blocks: %w", short(st.key), err)
+		}
+		return
+	}
+	for _, vp := range b.proofs {
+		st.s.res.BlocksIn++
+		st.s.res.BytesIn += uint64(len(vp.Block.Value))
+	}
+}
+
+// finish waits until every batch is written and the goroutine is gone.
+func (st *storer) finish() error {
+	close(st.ch)
+	for len(st.pending) > 0 {
+		st.collect()
+	}
+	<-st.exited
+	return st.err
 }
 
 func (s *syncer) createReplica(key [32]byte, m *hypercore.Manifest, kind record.CoreKind) (*local, error) {
