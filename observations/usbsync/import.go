@@ -153,19 +153,21 @@ func (s *syncer) importCore(ctx context.Context, fc *folderCore) error {
 		return ok && err == nil
 	}
 	start := have
-	err = s.readBlocks(fc, have, func(sr *segReader, index uint64, value []byte) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	verify := func(it readItem) error {
+		index, value := it.bp.Index, it.bp.Value
 		nodes, _ := hypercore.MissingNodes(index, state.Roots, known, nil)
 		req := hypercore.ProofRequest{Fork: fc.Fork, Block: &hypercore.BlockRequest{Index: index, Nodes: nodes}}
 		pr, err := hypercore.BuildProof(tree, fc.Length, fc.Fork, fc.Signature, req, func(uint64) ([]byte, error) { return value, nil })
 		if err != nil {
-			return sr.fail(fmt.Sprintf("block %d cannot be proved from the folder's tree: %v", index, err))
+			return it.sr.fail(fmt.Sprintf("block %d cannot be proved from the folder's tree: %v", index, err))
+		}
+		if pr.Block != nil {
+			it.bp.Nodes = pr.Block.Nodes
+			pr.Block = it.bp // hashed already, on the reading goroutine
 		}
 		vp, err := hypercore.VerifyProof(v, state, stored, pr)
 		if err != nil {
-			return sr.fail(fmt.Sprintf("block %d does not verify against its writer's signature: %v", index, err))
+			return it.sr.fail(fmt.Sprintf("block %d does not verify against its writer's signature: %v", index, err))
 		}
 		for _, n := range vp.Nodes {
 			overlay[n.Index] = n
@@ -176,7 +178,8 @@ func (s *syncer) importCore(ctx context.Context, fc *folderCore) error {
 			return flush()
 		}
 		return nil
-	})
+	}
+	err = s.readAhead(ctx, fc, have, verify)
 	if ferr := flush(); err == nil {
 		err = ferr
 	}
@@ -295,6 +298,74 @@ func (s *syncer) createReplica(key [32]byte, m *hypercore.Manifest, kind record.
 	l := &local{key: key, c: c, kind: kind}
 	s.cores[key] = l
 	return l, nil
+}
+
+// readItem is a block read, decrypted and hashed ahead of verification.
+type readItem struct {
+	bp *hypercore.BlockProof
+	sr *segReader
+}
+
+type readBatch struct {
+	items []readItem
+	err   error
+}
+
+// readAhead reads, decrypts and hashes blocks on its own goroutine while fn
+// verifies and stores the ones before (on this one), in order; it returns
+// once that goroutine is gone.
+func (s *syncer) readAhead(ctx context.Context, fc *folderCore, from uint64, fn func(readItem) error) error {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan readBatch, 4)
+	go func() {
+		defer close(ch)
+		var cur []readItem
+		size := 0
+		send := func(b readBatch) bool {
+			select {
+			case ch <- b:
+				return true
+			case <-rctx.Done():
+				return false
+			}
+		}
+		err := s.readBlocks(fc, from, func(sr *segReader, index uint64, value []byte) error {
+			bp := &hypercore.BlockProof{Index: index, Value: value}
+			hypercore.Prehash(bp)
+			cur = append(cur, readItem{bp, sr})
+			size += len(value)
+			if len(cur) >= 256 || size >= 1<<20 {
+				if !send(readBatch{items: cur}) {
+					return rctx.Err()
+				}
+				cur, size = nil, 0
+			}
+			return nil
+		})
+		send(readBatch{items: cur, err: err})
+	}()
+	var err error
+	for b := range ch {
+		if err != nil {
+			continue // draining: the reader stops at its next send
+		}
+		for _, it := range b.items {
+			if err = ctx.Err(); err != nil {
+				break
+			}
+			if err = fn(it); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = b.err
+		}
+		if err != nil {
+			cancel()
+		}
+	}
+	return err
 }
 
 // loadTree reads the node chunks of every segment of a core.

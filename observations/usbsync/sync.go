@@ -69,7 +69,14 @@ type Result struct {
 // Resolve is the sync folder for dir: dir itself if it is one (or is
 // named *.fieldsync), else dir/sync.fieldsync.
 func Resolve(dir string) (string, error) {
+	named := strings.HasSuffix(filepath.Base(filepath.Clean(dir)), ".fieldsync")
 	st, err := os.Stat(dir)
+	if named && errors.Is(err, os.ErrNotExist) {
+		// A new folder, named: its parent must exist.
+		if pst, perr := os.Stat(filepath.Dir(filepath.Clean(dir))); perr == nil && pst.IsDir() {
+			return dir, nil
+		}
+	}
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("%s: %w", dir, ErrNoDir)
@@ -79,7 +86,7 @@ func Resolve(dir string) (string, error) {
 	if !st.IsDir() {
 		return "", fmt.Errorf("%s is a file, not a directory: %w", dir, ErrNoDir)
 	}
-	if strings.HasSuffix(filepath.Base(filepath.Clean(dir)), ".fieldsync") {
+	if named {
 		return dir, nil
 	}
 	if _, err := os.Stat(filepath.Join(dir, headName)); err == nil {

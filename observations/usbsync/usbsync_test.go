@@ -202,6 +202,12 @@ func TestOtherProjectRefused(t *testing.T) {
 	if len(c.lengths(t)) != 2 {
 		t.Fatal("the other project took cores")
 	}
+	// Its own folder beside the first, by name.
+	r, err := Sync(context.Background(), c.p, filepath.Join(stick, "other.fieldsync"), Options{})
+	if err != nil || !r.Created || r.BlocksOut == 0 {
+		t.Fatalf("a named folder: %+v %v", r, err)
+	}
+	mustSync(t, a, stick, Options{})
 }
 
 func TestNewerVersionAndNotAFolder(t *testing.T) {
