@@ -613,6 +613,13 @@ func (c *Core) Node(index uint64) (Node, error) {
 // Append adds blocks as one batch, signed once, and returns the new length.
 // With DurabilityFsync it returns only when the batch is on disk.
 func (c *Core) Append(blocks ...[]byte) (uint64, error) {
+	return c.append(nil, blocks)
+}
+
+// append appends blocks, encrypted with enc first when it is not nil (see
+// AppendEncrypted): under the lock, so the (index, fork) each block is
+// encrypted for is the one it gets.
+func (c *Core) append(enc *Encryption, blocks [][]byte) (uint64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.writeCheck(); err != nil {
@@ -620,6 +627,17 @@ func (c *Core) Append(blocks ...[]byte) (uint64, error) {
 	}
 	if len(blocks) == 0 {
 		return c.st.Length, nil
+	}
+	if enc != nil {
+		fork := c.st.Fork
+		if c.forkNext {
+			fork++
+		}
+		stored := make([][]byte, len(blocks))
+		for i, b := range blocks {
+			stored[i] = enc.Encrypt(c.st.Length+uint64(i), fork, b)
+		}
+		blocks = stored
 	}
 	for i, b := range blocks {
 		if len(b) > MaxBlockSize {

@@ -53,6 +53,10 @@
 // wire structures of this package are its types under the same names.
 // This package starts no goroutine.
 //
+// Block encryption (encryption.go): AppendEncrypted and GetDecrypted with an
+// Encryption derived as hypercore 11 (default cores) or hypercore 10 (compat
+// cores, CoMapeo) derive it; the tree covers the stored, encrypted bytes.
+//
 // This package is a library another Go program can use alone: it must never
 // import anything from fieldsync outside hypercore/ (it imports
 // hypercore/wire and hypercore/internal/cenc).

@@ -43,8 +43,49 @@ func parseDurability(s string) (hypercore.Durability, error) {
 	return 0, usageErr("--durability must be fsync or os, not %q", s)
 }
 
+func encryptionFlag(c *cobra.Command, v *string) {
+	c.Flags().StringVar(v, "encryption-key", "", "32-byte block encryption key in hex (hypercore's encryption option; CoMapeo's per-namespace key): blocks are stored encrypted, the tree and signatures cover the encrypted bytes")
+}
+
+// parseEncryptionKey checks --encryption-key; nil when absent.
+func parseEncryptionKey(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != hypercore.EncryptionKeySize {
+		return nil, usageErr("--encryption-key must be 64 hex digits (32 bytes)")
+	}
+	return b, nil
+}
+
+// coreEncryption derives core's block encryption from key (nil: none) and
+// checks it against the core's last block: its pad must unblind to a fork
+// the core has had. A wrong key fails here instead of appending blocks
+// nobody can read or printing garbage.
+func coreEncryption(core *hypercore.Core, key []byte) (*hypercore.Encryption, error) {
+	if key == nil {
+		return nil, nil
+	}
+	enc, err := core.Encryption(key)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	if n := core.Contiguous(); n > 0 {
+		b, err := core.Get(n - 1)
+		if err != nil {
+			return nil, inputErr(err)
+		}
+		fork, err := enc.Fork(n-1, b)
+		if err != nil || fork > core.Head().Fork {
+			return nil, usageErr("--encryption-key does not open core %s: its blocks were encrypted with another key, or not encrypted", core.Dir())
+		}
+	}
+	return enc, nil
+}
+
 func newCoreCreateCmd(g *globals) *cobra.Command {
-	var seedHex, durability string
+	var seedHex, durability, encHex string
 	var compat, asJSON bool
 	c := &cobra.Command{
 		Use:   "create DIR",
@@ -52,8 +93,14 @@ func newCoreCreateCmd(g *globals) *cobra.Command {
 		Long: `Create a new writable Hypercore 11 core in DIR (which must not exist or be
 empty). The signing key pair comes from --seed (32 bytes, hex), as
 hypercore-crypto keyPair(seed) makes it, or from a random seed. The secret
-seed is stored in DIR/secret with mode 0600.`,
+seed is stored in DIR/secret with mode 0600.
+
+With --encryption-key the core's block key is derived from that key and the
+core key (compat cores: as hypercore 10 and CoMapeo do) and printed
+(blockKey). The key itself is not stored: give it again to "core append" and
+"core get".`,
 		Example: `  fieldsync core create ./mycore
+  fieldsync core create ./secret-core --encryption-key 2222222222222222222222222222222222222222222222222222222222222222
   fieldsync core create ./mycore --seed 0101010101010101010101010101010101010101010101010101010101010101 --json`,
 		Args: nArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -69,16 +116,35 @@ seed is stored in DIR/secret with mode 0600.`,
 			if err != nil {
 				return err
 			}
+			encKey, err := parseEncryptionKey(encHex)
+			if err != nil {
+				return err
+			}
 			core, err := hypercore.Create(args[0], hypercore.CreateOptions{Seed: seed, Compat: compat, Durability: mode})
 			if err != nil {
 				return inputErr(err)
 			}
 			defer core.Close()
+			enc, err := coreEncryption(core, encKey)
+			if err != nil {
+				return err
+			}
 			if asJSON {
-				return writeJSON(g.stdout, coreInfoOf(core))
+				if enc == nil {
+					return writeJSON(g.stdout, coreInfoOf(core))
+				}
+				bk := enc.BlockKey()
+				return writeJSON(g.stdout, struct {
+					coreInfo
+					BlockKey string `json:"blockKey"`
+				}{coreInfoOf(core), hex.EncodeToString(bk[:])})
 			}
 			k := core.Key()
 			fmt.Fprintf(g.stdout, "created core %x in %s\n", k[:], args[0])
+			if enc != nil {
+				bk := enc.BlockKey()
+				fmt.Fprintf(g.stdout, "blocks are encrypted (block key %x); append and read them with the same --encryption-key\n", bk[:])
+			}
 			return nil
 		},
 	}
@@ -86,18 +152,21 @@ seed is stored in DIR/secret with mode 0600.`,
 	c.Flags().BoolVar(&compat, "compat", false, "make a compat core: key = raw public key, bare 64-byte signatures (hypercore 10 style)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the new core's info as JSON")
 	durabilityFlag(c, &durability)
+	encryptionFlag(c, &encHex)
 	return c
 }
 
 func newCoreAppendCmd(g *globals) *cobra.Command {
 	var batch, asJSON bool
-	var durability string
+	var durability, encHex string
 	c := &cobra.Command{
 		Use:   "append DIR FILE...",
 		Short: "Append each file's bytes as one block",
 		Long: `Append each FILE's bytes as one block, in order ("-" reads standard input).
 Every file is read before anything is written: a missing or unreadable file
-appends nothing. Each block is signed on its own, or all together with --batch.`,
+appends nothing. Each block is signed on its own, or all together with --batch.
+With --encryption-key each block is encrypted for its index and the core's
+fork (8 bytes more per block); the key is checked against the last block.`,
 		Example: `  fieldsync core append ./mycore photo1.jpg photo2.jpg
   echo -n hello | fieldsync core append ./mycore -`,
 		Args: nArgs(2, -1),
@@ -106,14 +175,22 @@ appends nothing. Each block is signed on its own, or all together with --batch.`
 			if err != nil {
 				return err
 			}
+			encKey, err := parseEncryptionKey(encHex)
+			if err != nil {
+				return err
+			}
+			maxBlock := hypercore.MaxBlockSize
+			if encKey != nil {
+				maxBlock -= hypercore.EncryptionPadding
+			}
 			blocks := make([][]byte, 0, len(args)-1)
 			for _, name := range args[1:] {
 				b, err := readInput(g.stdin, name)
 				if err != nil {
 					return usageErr("read %s: %v", name, err)
 				}
-				if len(b) > hypercore.MaxBlockSize {
-					return usageErr("%s is %d bytes; a block holds at most %d", name, len(b), hypercore.MaxBlockSize)
+				if len(b) > maxBlock {
+					return usageErr("%s is %d bytes; a block holds at most %d", name, len(b), maxBlock)
 				}
 				blocks = append(blocks, b)
 			}
@@ -125,13 +202,21 @@ appends nothing. Each block is signed on its own, or all together with --batch.`
 			if !core.Writable() {
 				return usageErr("core %s has no secret key here: it can be read, not appended to", args[0])
 			}
+			enc, err := coreEncryption(core, encKey)
+			if err != nil {
+				return err
+			}
+			appendBlocks := core.Append
+			if enc != nil {
+				appendBlocks = func(bs ...[]byte) (uint64, error) { return core.AppendEncrypted(enc, bs...) }
+			}
 			if batch {
-				if _, err = core.Append(blocks...); err != nil {
+				if _, err = appendBlocks(blocks...); err != nil {
 					return fmt.Errorf("nothing appended: %w", err)
 				}
 			} else {
 				for i, b := range blocks {
-					if _, err = core.Append(b); err != nil {
+					if _, err = appendBlocks(b); err != nil {
 						return fmt.Errorf("appended %d of %d blocks (each is whole and signed), then: %w", i, len(blocks), err)
 					}
 				}
@@ -147,6 +232,7 @@ appends nothing. Each block is signed on its own, or all together with --batch.`
 	c.Flags().BoolVar(&batch, "batch", false, "append all files as one batch (one signature)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the core's info as JSON afterwards")
 	durabilityFlag(c, &durability)
+	encryptionFlag(c, &encHex)
 	return c
 }
 
@@ -240,24 +326,41 @@ func secretPresent(dir string) bool {
 }
 
 func newCoreGetCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var encHex string
+	c := &cobra.Command{
 		Use:   "get DIR INDEX",
 		Short: "Write block INDEX's bytes to standard output",
 		Long: `Write block INDEX's bytes to standard output. The bytes are checked against
-the signed Merkle tree first: a corrupt block is an error, never output.`,
-		Example: `  fieldsync core get ./mycore 0 > block0.bin`,
-		Args:    nArgs(2, 2),
+the signed Merkle tree first: a corrupt block is an error, never output.
+Without --encryption-key an encrypted core's block is output as stored (an
+8-byte pad, then ciphertext); with it, decrypted.`,
+		Example: `  fieldsync core get ./mycore 0 > block0.bin
+  fieldsync core get ./secret-core 0 --encryption-key 2222222222222222222222222222222222222222222222222222222222222222`,
+		Args: nArgs(2, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			idx, err := strconv.ParseUint(args[1], 10, 64)
 			if err != nil {
 				return usageErr("INDEX must be a block number, not %q", args[1])
+			}
+			encKey, err := parseEncryptionKey(encHex)
+			if err != nil {
+				return err
 			}
 			core, err := hypercore.Open(args[0], hypercore.OpenOptions{ReadOnly: true})
 			if err != nil {
 				return inputErr(err)
 			}
 			defer core.Close()
-			b, err := core.Get(idx)
+			enc, err := coreEncryption(core, encKey)
+			if err != nil {
+				return err
+			}
+			var b []byte
+			if enc != nil {
+				b, err = core.GetDecrypted(enc, idx)
+			} else {
+				b, err = core.Get(idx)
+			}
 			if err != nil {
 				return inputErr(err)
 			}
@@ -265,6 +368,8 @@ the signed Merkle tree first: a corrupt block is an error, never output.`,
 			return err
 		},
 	}
+	encryptionFlag(c, &encHex)
+	return c
 }
 
 // verifyReport is the JSON shape of `core verify --json`.

@@ -28,7 +28,7 @@ type serveReady struct {
 }
 
 func newCoreServeCmd(g *globals) *cobra.Command {
-	var listen string
+	var listen, encHex string
 	var maxConns int
 	c := &cobra.Command{
 		Use:   "serve DIR",
@@ -39,7 +39,10 @@ or any Hypercore 11 peer can replicate it. Prints one JSON line when ready:
 {key, discoveryKey, port, length, byteLength, fork, treeHash}. The core is
 opened read-only: another process may append to it meanwhile, and connected
 peers are told of new blocks within ~50 ms (live). Stops on SIGTERM or
-Ctrl-C (exit 0). Connection problems are logged to stderr.`,
+Ctrl-C (exit 0). Connection problems are logged to stderr.
+
+An encrypted core is served as stored (peers need the key to read it, not
+to replicate it); --encryption-key only checks that the key opens it.`,
 		Example: `  fieldsync core serve ./mycore --listen 127.0.0.1:0
   fieldsync core serve ./mycore --listen 0.0.0.0:7000`,
 		Args: nArgs(1, 1),
@@ -50,16 +53,24 @@ Ctrl-C (exit 0). Connection problems are logged to stderr.`,
 			if _, _, err := net.SplitHostPort(listen); err != nil {
 				return usageErr("--listen must be HOST:PORT, not %q", listen)
 			}
+			encKey, err := parseEncryptionKey(encHex)
+			if err != nil {
+				return err
+			}
 			core, err := hypercore.Open(args[0], hypercore.OpenOptions{ReadOnly: true})
 			if err != nil {
 				return inputErr(err)
 			}
 			defer core.Close()
+			if _, err := coreEncryption(core, encKey); err != nil {
+				return err
+			}
 			return runServe(cmd.Context(), g, core, listen, maxConns)
 		},
 	}
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address to listen on (port 0: any free port)")
 	c.Flags().IntVar(&maxConns, "max-peers", 64, "connections served at once; more wait")
+	encryptionFlag(c, &encHex)
 	return c
 }
 
@@ -86,21 +97,23 @@ func runServe(ctx context.Context, g *globals, core *hypercore.Core, listen stri
 
 // downloadResult is the JSON line `core download` prints.
 type downloadResult struct {
-	Key          string  `json:"key"`
-	DiscoveryKey string  `json:"discoveryKey"`
-	Length       uint64  `json:"length"`
-	ByteLength   uint64  `json:"byteLength"`
-	Fork         uint64  `json:"fork"`
-	TreeHash     string  `json:"treeHash"`
-	Signature    string  `json:"signature"`
-	BlocksSha256 string  `json:"blocksSha256"`
-	Fetched      uint64  `json:"fetched"`
-	Ms           float64 `json:"ms"`           // from connecting to having every block
-	FirstBlockMs float64 `json:"firstBlockMs"` // from connecting to the first verified block (0: none fetched)
+	Key          string `json:"key"`
+	DiscoveryKey string `json:"discoveryKey"`
+	Length       uint64 `json:"length"`
+	ByteLength   uint64 `json:"byteLength"`
+	Fork         uint64 `json:"fork"`
+	TreeHash     string `json:"treeHash"`
+	Signature    string `json:"signature"`
+	BlocksSha256 string `json:"blocksSha256"`
+	// PlaintextSha256 (with --encryption-key) hashes the decrypted blocks.
+	PlaintextSha256 string  `json:"plaintextSha256,omitempty"`
+	Fetched         uint64  `json:"fetched"`
+	Ms              float64 `json:"ms"`           // from connecting to having every block
+	FirstBlockMs    float64 `json:"firstBlockMs"` // from connecting to the first verified block (0: none fetched)
 }
 
 func newCoreDownloadCmd(g *globals) *cobra.Command {
-	var connect, dir, durability string
+	var connect, dir, durability, encHex string
 	var until uint64
 	var live bool
 	var timeout time.Duration
@@ -121,6 +134,11 @@ download that was interrupted), only the missing blocks are fetched.
 connection and downloads new blocks as the peer appends them, printing a
 JSON line each time it has caught up, until stopped (SIGTERM, Ctrl-C).
 --timeout bounds the download (with --live: until the first catch-up).
+
+An encrypted core downloads without its key: the copy stores and verifies
+the encrypted blocks. With --encryption-key the key is checked against the
+downloaded blocks and the line adds plaintextSha256 (of the decrypted
+blocks).
 Exit 0: done; 1: failed (the peer went away, broke the protocol, timed
 out); 2: bad command line or DIR holds another core.`,
 		Example: `  fieldsync core download 3b1f...e0 --connect 127.0.0.1:7000 --dir ./copy
@@ -149,7 +167,11 @@ out); 2: bad command line or DIR holds another core.`,
 			if err != nil {
 				return err
 			}
-			return runDownload(cmd.Context(), g, downloadArgs{key: key, connect: connect, dir: dir, until: until, live: live, timeout: timeout, sync: mode})
+			encKey, err := parseEncryptionKey(encHex)
+			if err != nil {
+				return err
+			}
+			return runDownload(cmd.Context(), g, downloadArgs{key: key, connect: connect, dir: dir, until: until, live: live, timeout: timeout, sync: mode, encKey: encKey})
 		},
 	}
 	c.Flags().StringVar(&connect, "connect", "", "HOST:PORT of the peer")
@@ -158,6 +180,7 @@ out); 2: bad command line or DIR holds another core.`,
 	c.Flags().BoolVar(&live, "live", false, "stay connected and follow new blocks")
 	c.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "give up after this long")
 	durabilityFlag(c, &durability)
+	encryptionFlag(c, &encHex)
 	return c
 }
 
@@ -169,6 +192,7 @@ type downloadArgs struct {
 	live    bool
 	timeout time.Duration
 	sync    hypercore.Durability
+	encKey  []byte // nil: not decrypting
 }
 
 func runDownload(ctx context.Context, g *globals, a downloadArgs) error {
@@ -212,6 +236,21 @@ func runDownload(ctx context.Context, g *globals, a downloadArgs) error {
 	res, err := describeDownload(d.Core, &hasher, d.Stats, start, d.Finished)
 	if err != nil {
 		return err
+	}
+	if a.encKey != nil {
+		enc, err := coreEncryption(d.Core, a.encKey)
+		if err != nil {
+			return err
+		}
+		h := sha256.New()
+		for i := range d.Core.Head().Length {
+			b, err := d.Core.GetDecrypted(enc, i)
+			if err != nil {
+				return fmt.Errorf("read back block %d: %w", i, err)
+			}
+			h.Write(b)
+		}
+		res.PlaintextSha256 = hex.EncodeToString(h.Sum(nil))
 	}
 	return writeJSON(g.stdout, res)
 }
