@@ -680,6 +680,79 @@ func (c *Core) append(enc *Encryption, blocks [][]byte) (uint64, error) {
 	return next.Length, nil
 }
 
+// AppendStream appends every block next returns, batch after batch until
+// it returns no blocks, as ONE signed batch: data and tree are written as
+// each batch arrives, and the head is signed and written once, at the end.
+// Readers, peers and a crash see all of the blocks or none of them, and
+// memory holds one batch at a time (plus the tree's roots). written, if
+// set, is called after each batch is on disk (not yet visible). An error
+// from next, written or a write leaves the core as it was. It returns the
+// new length.
+func (c *Core) AppendStream(next func() ([][]byte, error), written func(blocks uint64) error) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writeCheck(); err != nil {
+		return c.st.Length, err
+	}
+	st := c.st
+	roots := slices.Clone(c.roots)
+	length, off := st.Length, st.ByteLength
+	for {
+		blocks, err := next()
+		if err != nil {
+			return st.Length, err
+		}
+		if len(blocks) == 0 {
+			break
+		}
+		for i, b := range blocks {
+			if len(b) > MaxBlockSize {
+				return st.Length, errorf(ErrBadInput, "block %d is %d bytes, more than the %d allowed", length-st.Length+uint64(i), len(b), MaxBlockSize)
+			}
+		}
+		leaves, crcs, werr := c.hashAndWrite(blocks, off)
+		if werr != nil {
+			return st.Length, fmt.Errorf("append to %s: write data: %w", c.dir, werr)
+		}
+		recs := make([]nodeRec, 0, 2*len(blocks))
+		for i, b := range blocks {
+			leaf := Node{Index: 2 * (length + uint64(i)), Size: uint64(len(b)), Hash: leaves[i]}
+			recs = append(recs, nodeRec{n: leaf, off: off, crc: crcs[i]})
+			off += leaf.Size
+			roots = append(roots, leaf)
+			for len(roots) >= 2 {
+				a, b := roots[len(roots)-2], roots[len(roots)-1]
+				if depth(a.Index) != depth(b.Index) || sibling(a.Index) != b.Index {
+					break
+				}
+				p := ParentNode(a, b)
+				roots = append(roots[:len(roots)-2], p)
+				recs = append(recs, nodeRec{n: p})
+			}
+		}
+		length += uint64(len(blocks))
+		if err := c.writeNodes(recs); err != nil {
+			return st.Length, fmt.Errorf("append to %s: write tree: %w", c.dir, err)
+		}
+		if written != nil {
+			if err := written(length - st.Length); err != nil {
+				return st.Length, err
+			}
+		}
+	}
+	if length == st.Length {
+		return length, nil
+	}
+	n := headState{Seq: st.Seq + 1, Length: length, Fork: st.Fork, ByteLength: off}
+	if c.forkNext {
+		n.Fork++
+	}
+	if err := c.commit(n, roots, true); err != nil {
+		return st.Length, fmt.Errorf("append to %s: %w", c.dir, err)
+	}
+	return n.Length, nil
+}
+
 // Truncate cuts the core to length blocks and raises the fork by one, as
 // Hypercore's truncate() does. Blocks past length are forgotten.
 func (c *Core) Truncate(length uint64) error {

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 
 	"github.com/fieldsync/fieldsync/hypercore"
 	"github.com/fieldsync/fieldsync/observations/index"
@@ -224,7 +226,7 @@ func (e *IndexError) Unwrap() error { return e.Err }
 // timeProp names a property holding each feature's time. progress, if
 // set, is called as records are stored.
 func (p *Project) Import(ctx context.Context, in io.Reader, timeProp string, progress func(done, total uint64)) (int, error) {
-	n, err := p.ImportFeatures(ctx, in, timeProp, p.Durability, progress)
+	n, err := p.ImportFeatures(ctx, in, timeProp, p.Durability, killAfterBatches(progress))
 	if err != nil {
 		return n, err
 	}
@@ -234,6 +236,30 @@ func (p *Project) Import(ctx context.Context, in io.Reader, timeProp string, pro
 	}
 	x.Close()
 	return n, nil
+}
+
+// killAfterBatches wraps an import's progress for the crash tests: with
+// FIELDSYNC_TEST_KILL_AFTER_BATCH=N in the environment the process kills
+// itself (SIGKILL on Unix, TerminateProcess on Windows) once N batches are
+// written and before the import is committed. Unset (always, outside
+// tests) it returns progress unchanged.
+func killAfterBatches(progress func(done, total uint64)) func(done, total uint64) {
+	n, err := strconv.Atoi(os.Getenv("FIELDSYNC_TEST_KILL_AFTER_BATCH"))
+	if err != nil || n <= 0 {
+		return progress
+	}
+	batches := 0
+	return func(done, total uint64) {
+		if progress != nil {
+			progress(done, total)
+		}
+		if batches++; batches == n {
+			if self, err := os.FindProcess(os.Getpid()); err == nil {
+				self.Kill()
+				select {} // the kill is on its way
+			}
+		}
+	}
 }
 
 // Author is the device name the device record at the head of data core

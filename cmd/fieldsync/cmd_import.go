@@ -24,8 +24,11 @@ its properties become tags (null ones are dropped), its id the tag
 import_id. --time-property NAME takes each observation's created time from
 that property (else the time of the import). Every feature is checked first: one invalid feature imports
 nothing, and the error names it. Checked records wait in memory (up to 64
-MiB, then in a temporary file in the project's directory) and are stored in
-signed batches of 10,000, so memory does not grow with the file's size.`,
+MiB, then in a temporary file in the project's directory) and are written
+10,000 at a time, then signed once: an import stopped at any moment (a
+failure, Ctrl-C, a crash) leaves nothing visible, and memory does not grow
+with the file's size. A feature too large to store (over 8 MiB as a
+record) is bad input.`,
 		Example: `  fieldsync import sightings.geojson
   ogr2ogr -f GeoJSONSeq /vsistdout/ survey.gpkg | fieldsync import -`,
 		Args: nArgs(1, 1),
@@ -59,8 +62,6 @@ signed batches of 10,000, so memory does not grow with the file's size.`,
 				return usageErr("%s: %v", args[0], err)
 			case errors.As(err, &ie):
 				return fmt.Errorf("imported %d observation(s), but indexing them failed: %w (the next list or reindex retries)", n, ie.Err)
-			case err != nil && n > 0:
-				return fmt.Errorf("%w (%d observations were stored before the failure)", err, n)
 			case err != nil:
 				return err
 			}

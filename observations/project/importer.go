@@ -139,8 +139,8 @@ func firstNonSpace(r *bufio.Reader) (byte, error) {
 	}
 }
 
-// importChunk is how many observations one signed batch holds in a
-// streamed import.
+// importChunk is how many observations a streamed import writes at a time
+// (all of them are then signed once).
 const importChunk = 10000
 
 // importMemory is how many bytes of encoded records an import keeps in
@@ -155,12 +155,12 @@ const parseBatch = 2048
 // without holding them all: a first pass checks and encodes every feature
 // on every CPU (one invalid feature: nothing is written), keeping the
 // records in memory up to 64 MiB and in a temporary file in the project's
-// directory beyond; then they are appended in signed batches of 10,000.
-// The input is read once. It returns how many were imported.
+// directory beyond; then they are written 10,000 at a time and signed
+// once, as one batch (see appendSpooled). The input is read once. It
+// returns how many were imported.
 //
-// Cancelling ctx stops the import within a batch and leaves the data core
-// as it was: blocks already appended are truncated away (the core's fork
-// goes up by one, as after any truncation).
+// Cancelling ctx, a failure or a killed process leaves the data core as it
+// was: nothing of the import is visible until all of it is.
 func (p *Project) ImportFeatures(ctx context.Context, in io.Reader, timeProp string, dur hypercore.Durability, progress func(done, total uint64)) (int, error) {
 	return p.importFeatures(ctx, in, timeProp, dur, progress, importMemory)
 }
@@ -206,56 +206,46 @@ func checkFeatures(ctx context.Context, in io.Reader, timeProp string, recs *spo
 }
 
 // appendSpooled is the second pass of an import: the checked records are
-// appended in signed batches. A cancelled ctx truncates the core back to
-// where it was.
+// appended in batches of 10,000 as ONE signed batch (hypercore's
+// AppendStream): the core's head is signed and written once, after the
+// last batch, so a failure, a cancelled ctx or a killed process between
+// batches leaves nothing visible — not here, not to teammates — while
+// memory holds one batch at a time. progress is called after each batch
+// is written (before the whole is visible).
 func (p *Project) appendSpooled(ctx context.Context, recs *spool, total int, dur hypercore.Durability, progress func(done, total uint64)) (int, error) {
 	data, err := p.OpenOwnCore(record.KindData, dur)
 	if err != nil {
 		return 0, err
 	}
 	defer data.Close()
-	start := data.Length()
+	next := recs.reader()
 	batch := make([][]byte, 0, importChunk)
-	done := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
+	_, err = data.AppendStream(func() ([][]byte, error) {
 		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if _, err := data.Append(batch...); err != nil {
-			return fmt.Errorf("store observations %d-%d of %d: %w", done-len(batch)+1, done, total, err)
+			return nil, err
 		}
 		batch = batch[:0]
-		if progress != nil {
-			progress(uint64(done), uint64(total))
-		}
-		return nil
-	}
-	err = recs.each(func(b []byte) error {
-		batch = append(batch, b)
-		done++
-		if len(batch) == importChunk {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil && ctx.Err() != nil {
-		if data.Length() > start {
-			if terr := data.Truncate(start); terr != nil {
-				return int(data.Length() - start), fmt.Errorf("%w; then undoing the import failed: %w", err, terr)
+		for len(batch) < importChunk {
+			b, err := next()
+			if err != nil {
+				return nil, err
 			}
+			if b == nil {
+				break
+			}
+			batch = append(batch, b)
 		}
-		return 0, err
-	}
+		return batch, nil
+	}, func(done uint64) error {
+		if progress != nil {
+			progress(done, uint64(total))
+		}
+		return ctx.Err()
+	})
 	if err != nil {
-		return done - len(batch), err
+		return 0, fmt.Errorf("store %d observations (none was stored): %w", total, err)
 	}
-	return done, nil
+	return total, nil
 }
 
 // spool keeps encoded records in order: in memory up to memory bytes,
@@ -290,38 +280,39 @@ func (s *spool) add(b []byte) error {
 	return nil
 }
 
-// each calls fn with every record in the order added.
-func (s *spool) each(fn func([]byte) error) error {
-	for _, b := range s.mem {
-		if err := fn(b); err != nil {
-			return err
+// reader returns the records in the order added, one per call, then nil.
+func (s *spool) reader() func() ([]byte, error) {
+	i := 0
+	var r *bufio.Reader
+	return func() ([]byte, error) {
+		if i < len(s.mem) {
+			i++
+			return s.mem[i-1], nil
 		}
-	}
-	if s.file == nil {
-		return nil
-	}
-	if err := s.w.Flush(); err != nil {
-		return fmt.Errorf("import: temporary file: %w", err)
-	}
-	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("import: temporary file: %w", err)
-	}
-	r := bufio.NewReaderSize(s.file, 1<<20)
-	for {
+		if s.file == nil {
+			return nil, nil
+		}
+		if r == nil {
+			if err := s.w.Flush(); err != nil {
+				return nil, fmt.Errorf("import: temporary file: %w", err)
+			}
+			if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("import: temporary file: %w", err)
+			}
+			r = bufio.NewReaderSize(s.file, 1<<20)
+		}
 		n, err := binary.ReadUvarint(r)
 		if err == io.EOF {
-			return nil
+			return nil, nil
 		}
 		if err != nil || n > hypercore.MaxBlockSize {
-			return fmt.Errorf("import: temporary file damaged: %v", err)
+			return nil, fmt.Errorf("import: temporary file damaged: %v", err)
 		}
 		b := make([]byte, n)
 		if _, err := io.ReadFull(r, b); err != nil {
-			return fmt.Errorf("import: temporary file damaged: %w", err)
+			return nil, fmt.Errorf("import: temporary file damaged: %w", err)
 		}
-		if err := fn(b); err != nil {
-			return err
-		}
+		return b, nil
 	}
 }
 
@@ -460,6 +451,9 @@ func featureObservation(raw json.RawMessage, now, timeProp string) (*record.Obse
 	b, err := o.Encode()
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(b) > hypercore.MaxBlockSize {
+		return nil, nil, fmt.Errorf("too large to store: %d bytes as a record, more than the %d allowed: %w", len(b), hypercore.MaxBlockSize, record.ErrInvalid)
 	}
 	return o, b, nil
 }
