@@ -615,7 +615,7 @@ func (s *Server) exportEvidence(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	res, err := export.WriteEvidence(r.Context(), f, s.cfg.Project, s.cfg.Identity, export.EvidenceOptions{Selection: es})
+	res, err := export.WriteEvidence(r.Context(), f, s.cfg.Project.Project, s.cfg.Identity, export.EvidenceOptions{Selection: es})
 	if errors.Is(err, export.ErrMissingAttachments) {
 		var missing []string
 		for _, m := range res.Missing {

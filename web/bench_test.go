@@ -13,6 +13,7 @@ import (
 
 	"github.com/fieldsync/fieldsync/export"
 	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/observations"
 	"github.com/fieldsync/fieldsync/observations/index"
 	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/fieldsync/fieldsync/observations/query"
@@ -52,7 +53,7 @@ func benchServer(b *testing.B) (*Server, *index.Index, int) {
 	if _, err := x.Update(context.Background(), dirs); err != nil {
 		b.Fatal(err)
 	}
-	s, err := New(Config{Project: p, Index: x})
+	s, err := New(Config{Project: &observations.Project{Project: p, Home: h}, Index: x})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,6 +19,8 @@
 // caller keeps the index current). Exports use export's writers, the
 // same as the CLI.
 //
+// It reads a project through the observations façade (its stored parts:
+// cores, histories, attachments) and the index the caller keeps current.
 // It may import geo, observations/..., export and internal/atomicfile;
 // never hypercore's writers, lansync, dht or cmd.
 package web

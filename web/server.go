@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fieldsync/fieldsync/observations"
 	"github.com/fieldsync/fieldsync/observations/index"
-	"github.com/fieldsync/fieldsync/observations/project"
 )
 
 //go:embed static
@@ -47,8 +47,8 @@ type SyncPeer struct {
 
 // Config is what the map serves.
 type Config struct {
-	Project *project.Project
-	Index   *index.Index // kept current by the caller; only read here
+	Project *observations.Project // the façade; its stored parts are read, nothing written
+	Index   *index.Index          // kept current by the caller; only read here
 	// Identity signs evidence bundles (the device assembling them).
 	Identity ed25519.PrivateKey
 	// Sync returns the live sync state, or nil when no serve runs.

@@ -21,6 +21,7 @@ import (
 	"github.com/fieldsync/fieldsync/fixtures"
 	"github.com/fieldsync/fieldsync/geo"
 	"github.com/fieldsync/fieldsync/hypercore"
+	"github.com/fieldsync/fieldsync/observations"
 	"github.com/fieldsync/fieldsync/observations/index"
 	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/fieldsync/fieldsync/observations/query"
@@ -30,7 +31,7 @@ import (
 // world is a project holding the river-basin fixture and one observation
 // with a photo, edited once, with its index built.
 type world struct {
-	p       *project.Project
+	p       *observations.Project
 	h       *project.Home
 	x       *index.Index
 	photoID string
@@ -76,7 +77,7 @@ func newWorld(t *testing.T, extra []byte) *world {
 	if _, err := x.Update(context.Background(), dirs); err != nil {
 		t.Fatal(err)
 	}
-	return &world{p: p, h: h, x: x, photoID: o.ID, photo: photo}
+	return &world{p: &observations.Project{Project: p, Home: h, Durability: hypercore.DurabilityOS}, h: h, x: x, photoID: o.ID, photo: photo}
 }
 
 func (w *world) server(t *testing.T, cfg Config) *httptest.Server {

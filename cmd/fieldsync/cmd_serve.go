@@ -70,7 +70,7 @@ of every connection; the ready line then carries its "url".`,
 			o := observations.SyncOptions{Listen: listen, Peers: peers, MDNS: !noMDNS, NoMedia: noMedia, Log: log, DHT: df.options()}
 			return p.Serve(cmd.Context(), o, func(r observations.Ready) (func(), error) {
 				ready := map[string]any{"listen": r.Listen.String(), "port": r.Listen.(*net.TCPAddr).Port, "device": hex.EncodeToString(r.Device), "project": r.Project}
-				webReady, stopWeb, err := serveWeb(cmd.Context(), hf, p.Project, r, log)
+				webReady, stopWeb, err := serveWeb(cmd.Context(), hf, p, r, log)
 				if err != nil {
 					return nil, err
 				}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/fieldsync/fieldsync/observations"
 	"github.com/fieldsync/fieldsync/observations/index"
-	"github.com/fieldsync/fieldsync/observations/project"
 	"github.com/fieldsync/fieldsync/web"
 	"github.com/spf13/cobra"
 )
@@ -65,7 +64,7 @@ func (wr *webRun) wait() error {
 }
 
 // startWeb listens and serves the map until ctx ends.
-func startWeb(ctx context.Context, hf httpFlags, p *project.Project, x *index.Index, id ed25519.PrivateKey, sync func() *web.SyncState, log *slog.Logger) (*webRun, error) {
+func startWeb(ctx context.Context, hf httpFlags, p *observations.Project, x *index.Index, id ed25519.PrivateKey, sync func() *web.SyncState, log *slog.Logger) (*webRun, error) {
 	addr, err := hf.check()
 	if err != nil {
 		return nil, err
@@ -171,7 +170,7 @@ or one is made up and printed once). --json prints one line,
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			log := slog.New(slog.NewTextHandler(g.stderr, nil))
-			wr, err := startWeb(ctx, hf, p.Project, x, id, syncFromServeState(p), log)
+			wr, err := startWeb(ctx, hf, p, x, id, syncFromServeState(p), log)
 			if err != nil {
 				return err
 			}
@@ -223,7 +222,7 @@ func printWebReady(g *globals, wr *webRun, asJSON bool) error {
 
 // serveWeb starts the map for serve --http, with serve's live peers; the
 // returned stop ends it and waits. Without --http it does nothing.
-func serveWeb(ctx context.Context, hf httpFlags, p *project.Project, r observations.Ready, log *slog.Logger) (map[string]any, func(), error) {
+func serveWeb(ctx context.Context, hf httpFlags, p *observations.Project, r observations.Ready, log *slog.Logger) (map[string]any, func(), error) {
 	if hf.addr == "" {
 		return nil, func() {}, nil
 	}
