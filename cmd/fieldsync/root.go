@@ -26,7 +26,9 @@ Exit codes: 0 ok, 1 failure or failed check, 2 bad command line or input
 at its timeout.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionLine(),
 	})
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: err}
 	})
