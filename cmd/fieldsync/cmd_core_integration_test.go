@@ -247,6 +247,9 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo exit %d: %s", code, errs)
 	}
+	if first, _, _ := strings.Cut(out, "\n"); !strings.HasPrefix(first, "fieldsync demo: ") {
+		t.Errorf("demo's first line is %q, want what it is about to do", first)
+	}
 	for _, want := range []string{"recorded 12 observations", "re-verified every block", "device B fetched the core from device A", ": 12 blocks, each verified",
 		"imported 300 observations", "with 3 photos", "query mining inside the claimed territory:", "index is a GeoPackage",
 		"Maria     now holds 300 observations", "João      now holds 300 observations", "Raimundo  now holds 300 observations",
