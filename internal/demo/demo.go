@@ -26,6 +26,9 @@ import (
 // Run runs the demo in dir ("": a temporary directory, removed afterwards
 // unless keep), printing each step to out.
 func Run(ctx context.Context, out io.Writer, dir string, keep bool) error {
+	// The first line comes before any work, so a first-time user sees at
+	// once that the demo has started.
+	fmt.Fprintln(out, "fieldsync demo: devices record sample observations in signed logs, prove them, sync them and query them (a few seconds)")
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "fieldsync-demo-")
 		if err != nil {
