@@ -31,14 +31,25 @@ type benchCase struct {
 	kind        string // "append", "verify-cost" or "replicate"
 	count, size int
 	batch       int
+	enc         bool // blocks encrypted with benchEncKey (hypercore's encryption option)
+}
+
+// benchEncKey is the encryption key of the encrypted cases.
+const benchEncKey = "abababababababababababababababababababababababababababababababab" // letters: common.mjs parseArgs turns digit strings into numbers
+
+func (c benchCase) encArgs() []string {
+	if !c.enc {
+		return nil
+	}
+	return []string{"--encryption-key", benchEncKey}
 }
 
 func (c benchCase) jsArgs(dir string) []string {
 	switch c.kind {
 	case "append":
-		return []string{filepath.Join(dir, "append.mjs"), "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size), "--batch", strconv.Itoa(c.batch)}
+		return append([]string{filepath.Join(dir, "append.mjs"), "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size), "--batch", strconv.Itoa(c.batch)}, c.encArgs()...)
 	case "replicate":
-		return []string{filepath.Join(dir, "replicate-tcp.mjs"), "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size)}
+		return append([]string{filepath.Join(dir, "replicate-tcp.mjs"), "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size)}, c.encArgs()...)
 	default:
 		return []string{filepath.Join(dir, "verify-cost.mjs"), "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size)}
 	}
@@ -47,7 +58,7 @@ func (c benchCase) jsArgs(dir string) []string {
 func (c benchCase) goArgs(durability string) []string {
 	switch c.kind {
 	case "append":
-		return []string{"append", "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size), "--batch", strconv.Itoa(c.batch), "--sync", durability}
+		return append([]string{"append", "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size), "--batch", strconv.Itoa(c.batch), "--sync", durability}, c.encArgs()...)
 	default:
 		return []string{"verify-cost", "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size)}
 	}
@@ -108,13 +119,19 @@ func cases(quick bool) []benchCase {
 		k = 10
 	}
 	return []benchCase{
-		{"append-1k-single", "append", 100000 / k, 1024, 1},
-		{"append-1k-batch100", "append", 100000 / k, 1024, 100},
-		{"append-64k-single", "append", 10000 / k, 65536, 1},
-		{"append-64k-batch100", "append", 10000 / k, 65536, 100},
-		{"verify-cost-1k", "verify-cost", 100000 / k, 1024, 0},
-		{"replicate-1k", "replicate", 100000 / k, 1024, 0},
-		{"replicate-64k", "replicate", 10000 / k, 65536, 0},
+		{"append-1k-single", "append", 100000 / k, 1024, 1, false},
+		{"append-1k-batch100", "append", 100000 / k, 1024, 100, false},
+		{"append-64k-single", "append", 10000 / k, 65536, 1, false},
+		{"append-64k-batch100", "append", 10000 / k, 65536, 100, false},
+		{"verify-cost-1k", "verify-cost", 100000 / k, 1024, 0, false},
+		{"replicate-1k", "replicate", 100000 / k, 1024, 0, false},
+		{"replicate-64k", "replicate", 10000 / k, 65536, 0, false},
+		{"append-enc-1k-single", "append", 100000 / k, 1024, 1, true},
+		{"append-enc-1k-batch100", "append", 100000 / k, 1024, 100, true},
+		{"append-enc-64k-single", "append", 10000 / k, 65536, 1, true},
+		{"append-enc-64k-batch100", "append", 10000 / k, 65536, 100, true},
+		{"replicate-enc-1k", "replicate", 100000 / k, 1024, 0, true},
+		{"replicate-enc-64k", "replicate", 10000 / k, 65536, 0, true},
 	}
 }
 
@@ -131,6 +148,12 @@ var figures = []figure{
 	{caseName: "replicate-1k", field: "time_to_first_block_s", label: "time to first block (s, lower is better)", lowerIs: true},
 	{caseName: "replicate-64k", field: "mb_per_s", label: "replicate 64 KiB over TCP, Go→Go vs JS→JS (MB/s)", ratioMin: 4},
 	{caseName: "replicate-64k", field: "time_to_first_block_s", label: "time to first block (s, lower is better)", lowerIs: true},
+	{caseName: "append-enc-1k-single", field: "blocks_per_s", label: "encrypted append 1 KiB, one at a time (blocks/s)", ratioMin: 3},
+	{caseName: "append-enc-1k-batch100", field: "blocks_per_s", label: "encrypted append 1 KiB, batches of 100 (blocks/s)", ratioMin: 3},
+	{caseName: "append-enc-64k-single", field: "mb_per_s", label: "encrypted append 64 KiB, one at a time (MB/s)", ratioMin: 3},
+	{caseName: "append-enc-64k-batch100", field: "mb_per_s", label: "encrypted append 64 KiB, batches of 100 (MB/s)", ratioMin: 3},
+	{caseName: "replicate-enc-1k", field: "blocks_per_s", label: "replicate encrypted 1 KiB over TCP, Go→Go vs JS→JS (blocks/s)", ratioMin: 3},
+	{caseName: "replicate-enc-64k", field: "mb_per_s", label: "replicate encrypted 64 KiB over TCP, Go→Go vs JS→JS (MB/s)", ratioMin: 3},
 }
 
 type harness struct {
@@ -321,8 +344,8 @@ func (h *harness) runOnce(c benchCase, v variant) (map[string]any, error) {
 	defer cancel()
 	switch {
 	case v.pair != "":
-		cmd = exec.CommandContext(ctx, h.self, "replicate", "--pair", v.pair, "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size),
-			"--fieldsync", h.fieldsync, "--js-dir", h.jsDir, "--node", h.node)
+		cmd = exec.CommandContext(ctx, h.self, append([]string{"replicate", "--pair", v.pair, "--count", strconv.Itoa(c.count), "--size", strconv.Itoa(c.size),
+			"--fieldsync", h.fieldsync, "--js-dir", h.jsDir, "--node", h.node}, c.encArgs()...)...)
 	case v.impl == "js":
 		cmd = exec.CommandContext(ctx, h.node, c.jsArgs(h.jsDir)...)
 		cmd.Dir = h.jsDir

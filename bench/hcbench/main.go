@@ -17,6 +17,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -46,6 +47,8 @@ func main() {
 		err = cmdAppend(os.Args[2:])
 	case "verify-cost":
 		err = cmdVerifyCost(os.Args[2:])
+	case "bee-get":
+		err = cmdBeeGet(os.Args[2:])
 	case "compare":
 		err = cmdCompare(os.Args[2:])
 	case "replicate":
@@ -63,6 +66,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
   hcbench append      --count N --size BYTES --batch B --sync os|fsync [--keep]
   hcbench verify-cost --count N --size BYTES [--prep-batch 100] [--no-audit]
+  hcbench bee-get     --n N   (Hyperbee gets; bench/hyperbee.sh runs it against JS)
   hcbench replicate   --pair go-go|js-go|go-js|js-js --count N --size BYTES --fieldsync BIN --js-dir DIR
   hcbench compare     --js-dir DIR --fieldsync BIN [--runs 3] [--quick] [--out FILE] [--only a,b] ...`)
 	os.Exit(2)
@@ -172,6 +176,7 @@ func cmdAppend(args []string) error {
 	syncS := fl.String("sync", "os", "durability: os (DurabilityOS, as JS) or fsync (DurabilityFsync)")
 	keep := fl.Bool("keep", false, "keep the core directory")
 	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile of the timed region to this file")
+	encHex := fl.String("encryption-key", "", "encrypt the blocks (AppendEncrypted) with this 32-byte key in hex")
 	fl.Parse(args)
 	durability, err := parseDurability(*syncS)
 	if err != nil {
@@ -194,6 +199,18 @@ func cmdAppend(args []string) error {
 	if err != nil {
 		return err
 	}
+	appendBlocks := core.Append
+	if *encHex != "" {
+		key, err := hex.DecodeString(*encHex)
+		if err != nil {
+			return fmt.Errorf("--encryption-key: %v", err)
+		}
+		enc, err := core.Encryption(key)
+		if err != nil {
+			return err
+		}
+		appendBlocks = func(bs ...[]byte) (uint64, error) { return core.AppendEncrypted(enc, bs...) }
+	}
 
 	if *cpuProfile != "" {
 		stop, err := startProfile(*cpuProfile)
@@ -206,13 +223,13 @@ func cmdAppend(args []string) error {
 	t0 := time.Now()
 	if *batch <= 1 {
 		for _, b := range blocks {
-			if _, err := core.Append(b); err != nil {
+			if _, err := appendBlocks(b); err != nil {
 				return err
 			}
 		}
 	} else {
 		for i := 0; i < len(blocks); i += *batch {
-			if _, err := core.Append(blocks[i:min(i+*batch, len(blocks))]...); err != nil {
+			if _, err := appendBlocks(blocks[i:min(i+*batch, len(blocks))]...); err != nil {
 				return err
 			}
 		}
@@ -257,6 +274,7 @@ func cmdAppend(args []string) error {
 		"count":                       *count,
 		"size":                        *size,
 		"batch":                       *batch,
+		"encrypted":                   *encHex != "",
 		"seconds":                     s,
 		"blocks_per_s":                bps,
 		"mb_per_s":                    mbps,

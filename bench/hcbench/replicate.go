@@ -34,7 +34,16 @@ func cmdReplicate(args []string) error {
 	fieldsync := fl.String("fieldsync", "", "fieldsync binary (needed when a side is go)")
 	jsDir := fl.String("js-dir", "", "directory with peer.mjs and node_modules (needed when a side is js)")
 	node := fl.String("node", "node", "Node.js executable")
+	encHex := fl.String("encryption-key", "", "encrypt the writer's blocks with this key (hex); readers replicate the ciphertext and, with the key, check it")
 	fl.Parse(args)
+	var encKey []byte
+	if *encHex != "" {
+		k, err := hex.DecodeString(*encHex)
+		if err != nil || len(k) != 32 {
+			return fmt.Errorf("--encryption-key must be 64 hex digits")
+		}
+		encKey = k
+	}
 	w, r, ok := strings.Cut(*pair, "-")
 	if !ok || (w != "go" && w != "js") || (r != "go" && r != "js") {
 		return fmt.Errorf("--pair must be go-go, js-go, go-js or js-js, not %q", *pair)
@@ -62,9 +71,20 @@ func cmdReplicate(args []string) error {
 		if err != nil {
 			return err
 		}
+		var enc *hypercore.Encryption
+		if encKey != nil {
+			if enc, err = c.Encryption(encKey); err != nil {
+				return err
+			}
+		}
 		blocks := makeBlocks(*count, *size)
 		for i := 0; i < len(blocks); i += 100 {
-			if _, err := c.Append(blocks[i:min(i+100, len(blocks))]...); err != nil {
+			if enc != nil {
+				_, err = c.AppendEncrypted(enc, blocks[i:min(i+100, len(blocks))]...)
+			} else {
+				_, err = c.Append(blocks[i:min(i+100, len(blocks))]...)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -76,6 +96,9 @@ func cmdReplicate(args []string) error {
 		seed := makeBlocks(1, 32)[0]
 		serve = exec.CommandContext(ctx, *node, filepath.Join(*jsDir, "peer.mjs"), "serve", "--seed", hex.EncodeToString(seed),
 			"--blocks", strconv.Itoa(*count), "--size", strconv.Itoa(*size), "--listen", "127.0.0.1:0", "--dir", filepath.Join(work, "w"))
+		if encKey != nil {
+			serve.Args = append(serve.Args, "--encryption-key", *encHex)
+		}
 		serve.Dir = *jsDir
 	}
 	serve.Stderr = os.Stderr

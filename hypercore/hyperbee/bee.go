@@ -17,7 +17,7 @@ const (
 )
 
 // cacheBlocks bounds the decoded-block cache; when full it is emptied.
-const cacheBlocks = 1 << 16
+const cacheBlocks = 1 << 17
 
 // Core is what a bee reads: *hypercore.Core satisfies it.
 type Core interface {
