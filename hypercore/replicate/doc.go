@@ -22,6 +22,11 @@
 // WaitGroup, and returns only after all of them have exited; once Run has
 // returned nothing writes to a core or to the connection.
 //
+// Extension messages (CoMapeo's mapeo/project, mapeo/have, ...) travel on
+// a core's channel: Replication.SendExtension queues one, CoreConfig.
+// OnExtension receives them, with hypercore 10's empty name ("same as the
+// last one") resolved.
+//
 // This package knows nothing of observations, projects or discovery; it
 // must never import fieldsync's higher layers (observation, index, export,
 // lansync, dht, cmd).

@@ -24,6 +24,9 @@ func (r *Replication) advance() error {
 	if !r.opened {
 		return nil
 	}
+	if err := r.sendExtensions(); err != nil {
+		return err
+	}
 	if err := r.storeResult(false); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -45,6 +46,12 @@ type CoreConfig struct {
 	// Existing, with a Gate, returns the shared copy if another connection
 	// has created it since this Replication was added (nil: none yet).
 	Existing func() *hypercore.Core
+	// OnExtension, if set, receives the peer's extension messages on this
+	// core's channel (on the peer's goroutine; message is a copy). An
+	// empty name on the wire means the name of the previous extension
+	// message (hypercore 10 sends that); it is resolved here, and a
+	// nameless first message is dropped.
+	OnExtension func(name string, message []byte)
 }
 
 // Gate serializes the downloads of one core across connections (see
@@ -94,9 +101,14 @@ type Replication struct {
 	ended  chan struct{}
 	isEnd  bool
 
+	// Extension messages waiting for the main loop (SendExtension).
+	extMu  sync.Mutex
+	extOut []wire.Extension
+
 	// Main loop only.
 	ch     uint64
 	opened bool
+	extIn  string // name of the peer's last extension message
 
 	rSynced      bool
 	rFork        uint64
@@ -274,6 +286,7 @@ func (r *Replication) onOpen() error {
 // that as its error; the rest of the connection goes on.
 func (r *Replication) onClose(rejected bool) {
 	r.opened = false
+	r.extIn = ""
 	r.ch = 0
 	clear(r.inflight)
 	r.order, r.upgrade, r.held, r.small = nil, nil, 0, nil
@@ -310,9 +323,55 @@ func (r *Replication) onMessage(m wire.Message) error {
 	case wire.Range:
 		r.onRange(m)
 	case wire.Extension:
-		return nil // no extensions are registered
+		r.onExtension(m)
 	}
 	return nil
+}
+
+// SendExtension queues an extension message for the peer on this core's
+// channel; the peer's goroutine sends it once the channel is open, in
+// order. name must not be empty (it is always sent in full, which
+// hypercore 10 and 11 peers both read).
+func (r *Replication) SendExtension(name string, message []byte) error {
+	if name == "" {
+		return errors.New("replicate: an extension needs a name")
+	}
+	r.extMu.Lock()
+	r.extOut = append(r.extOut, wire.Extension{Name: name, Message: bytes.Clone(message)})
+	r.extMu.Unlock()
+	r.p.wake()
+	return nil
+}
+
+// sendExtensions sends the queued extension messages (main loop).
+func (r *Replication) sendExtensions() error {
+	if !r.opened {
+		return nil
+	}
+	r.extMu.Lock()
+	out := r.extOut
+	r.extOut = nil
+	r.extMu.Unlock()
+	for _, m := range out {
+		if err := r.send(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Replication) onExtension(m wire.Extension) {
+	name := m.Name
+	if name == "" {
+		name = r.extIn
+	}
+	if name == "" {
+		return
+	}
+	r.extIn = name
+	if r.cfg.OnExtension != nil {
+		r.cfg.OnExtension(name, bytes.Clone(m.Message))
+	}
 }
 
 // ------------------------------------------------------------ announcing
