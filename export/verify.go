@@ -333,6 +333,9 @@ func readLog(ctx context.Context, c container, led *ledger, i int, h LogHead) er
 	if n != h.Length {
 		return fail(name, "holds %d blocks, the signed head is at length %d", n, h.Length)
 	}
+	if n == 0 {
+		return fail(name, "an empty log: it has no device record")
+	}
 	th := lg.roots.treeHash()
 	if hex.EncodeToString(th[:]) != h.TreeHash {
 		return fail(name, "its blocks give the tree hash %x, not the signed head's %s: a block was changed, added or removed", th, h.TreeHash)

@@ -102,12 +102,7 @@ silently.`,
 			if err != nil {
 				return err
 			}
-			x, err := p.OpenIndex(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer x.Close()
-			if format == "evidence" {
+			if format == "evidence" { // from the signed blocks: no index
 				sel, err := ff.selection()
 				if err != nil {
 					return err
@@ -118,6 +113,11 @@ silently.`,
 				}
 				return runExportEvidence(cmd.Context(), g, p.Project, sel, out, id, allowMissing, asJSON)
 			}
+			x, err := p.OpenIndex(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer x.Close()
 			return runExport(g, p.Project, x, f, format, out, mediaDir, asJSON)
 		},
 	}
