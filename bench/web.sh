@@ -51,18 +51,22 @@ quiet() {
   echo "warning: machine still busy (load $(cut -d' ' -f1 /proc/loadavg)); measuring anyway" >&2
 }
 secs() { local s e; s=$(date +%s.%N); "$@" > "$work/out"; e=$(date +%s.%N); echo "$e - $s" | bc; }
-printf '%-44s %10s %12s\n' "what (run)" "seconds" "bytes"
+# cpu is the web server's CPU time so far (user + system, seconds): on a
+# busy machine wall time says little, CPU time spent says what it costs.
+tck=$(getconf CLK_TCK)
+cpu() { awk -v t="$tck" '{print ($14 + $15) / t}' "/proc/$pid/stat"; }
+# get PATH: wall seconds and server CPU seconds of one request.
+get() { local c0 c1 t; c0=$(cpu); t=$(secs curl -sf "$url$1"); c1=$(cpu); echo "$t $(echo "$c1 - $c0" | bc)"; }
+printf '%-44s %10s %10s %12s\n' "what (run)" "seconds" "server CPU" "bytes"
 for r in $(seq "$RUNS"); do
   quiet
   echo "run $r, load $(cut -d' ' -f1-3 /proc/loadavg)"
-  a=$(secs fs export geojson -o - 2>/dev/null)
-  printf '%-44s %10.3f %12d\n' "anchor: fieldsync export geojson -o - ($r)" "$a" "$(stat -c %s "$work/out")"
-  t=$(secs curl -sf "${url}api/observations.geojson")
-  printf '%-44s %10.3f %12d   %.2f x anchor\n' "GET /api/observations.geojson ($r)" "$t" "$(stat -c %s "$work/out")" "$(echo "$t / $a" | bc -l)"
-  c=$(secs curl -sf "${url}api/observations.geojson?zoom=7")
-  printf '%-44s %10.3f %12d   %.2f x anchor\n' "GET ...?zoom=7, clustered ($r)" "$c" "$(stat -c %s "$work/out")" "$(echo "$c / $a" | bc -l)"
-  c=$(secs curl -sf "${url}api/observations.geojson?zoom=7&tag=category=fire")
-  printf '%-44s %10.3f %12d   %.2f x anchor\n' "GET ...?zoom=7&tag=category=fire ($r)" "$c" "$(stat -c %s "$work/out")" "$(echo "$c / $a" | bc -l)"
+  a=$(secs "$work/fieldsync" --home "$work/home" export geojson -o - 2>/dev/null)
+  printf '%-44s %10.3f %10s %12d\n' "anchor: fieldsync export geojson -o - ($r)" "$a" "" "$(stat -c %s "$work/out")"
+  for q in "api/observations.geojson" "api/observations.geojson?zoom=7" "api/observations.geojson?zoom=7&tag=category=fire"; do
+    read -r t c < <(get "$q")
+    printf '%-44s %10.3f %10.3f %12d   %.2f x anchor\n' "GET /$q ($r)" "$t" "$c" "$(stat -c %s "$work/out")" "$(echo "$t / $a" | bc -l)"
+  done
 done
 # First paint in headless Chromium (network to anything but 127.0.0.1
 # blocked), against the end of the page's load event.
