@@ -9,6 +9,9 @@
 #
 #   bench/web.sh [--n 100000] [--runs 3]
 set -euo pipefail
+# (All in one block, read whole before it runs: editing the script while
+# it runs cannot break it.)
+{
 cd "$(dirname "$0")/.."
 N=100000 RUNS=3
 while [ $# -gt 0 ]; do
@@ -73,3 +76,5 @@ done
 quiet
 echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
 FIELDSYNC_WEB_URL=$url go test -run '^$' -bench BenchmarkWebFirstPaint -benchtime "${RUNS}x" ./cmd/fieldsync | grep -E 'Benchmark|ok|FAIL'
+exit
+}
