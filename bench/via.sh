@@ -33,6 +33,12 @@ quiet() {
   echo "warning: machine busy ($(cut -d' ' -f1 /proc/loadavg))" >&2
 }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# ticks PID: user+system CPU clock ticks of a running process so far.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tick_ms=$(( 1000 / $(getconf CLK_TCK) ))
+# cpu FILE: the user+system milliseconds /usr/bin/time wrote to FILE.
+cpu() { awk '{printf "%d", ($1 + $2) * 1000}' "$1"; }
+TIME=/usr/bin/time
 field() { grep -o "\"$1\":[0-9.]*" | head -1 | cut -d: -f2; }
 
 # setup NAME NOBS NPHOTOS: a sender A with the data; B and C joined.
@@ -60,18 +66,19 @@ run_case() { # NAME NOBS NPHOTOS RUN
   for _ in $(seq 100); do [ -s "$d/serve.out" ] && break; sleep 0.1; done
   local port; port=$(field port < "$d/serve.out")
   quiet
-  local t0 t1 net out in; t0=$(ms)
-  "$fs" --home "$d/B" sync --no-mdns --peer "127.0.0.1:$port" --json > "$d/sync.out"
-  t1=$(ms); net=$((t1 - t0))
+  local t0 t1 net out in s0 s1; s0=$(ticks "$spid"); t0=$(ms)
+  $TIME -o "$d/net.cpu" -f "%U %S" "$fs" --home "$d/B" sync --no-mdns --peer "127.0.0.1:$port" --json > "$d/sync.out"
+  t1=$(ms); net=$((t1 - t0)); s1=$(ticks "$spid")
+  local netcpu=$(( $(cpu "$d/net.cpu") + (s1 - s0) * tick_ms ))
   kill "$spid"; wait "$spid" 2>/dev/null || true; spid=""
   local bytes; bytes=$(grep '"event":"summary"' "$d/sync.out" | field bytesDownloaded)
   quiet
   t0=$(ms)
-  "$fs" --home "$d/A" sync --via "$d/stick" --json > "$d/out.json"
+  $TIME -o "$d/out.cpu" -f "%U %S" "$fs" --home "$d/A" sync --via "$d/stick" --json > "$d/out.json"
   t1=$(ms); out=$((t1 - t0))
   quiet
   t0=$(ms)
-  "$fs" --home "$d/C" sync --via "$d/stick" --json > "$d/in.json"
+  $TIME -o "$d/in.cpu" -f "%U %S" "$fs" --home "$d/C" sync --via "$d/stick" --json > "$d/in.json"
   t1=$(ms); in=$((t1 - t0))
   local vin; vin=$(field bytesDownloaded < "$d/in.json")
   local nb nc
@@ -82,7 +89,7 @@ run_case() { # NAME NOBS NPHOTOS RUN
   if [ "$nb" != "$nc" ]; then
     echo "case $1: B holds $nb observations ($bytes bytes), C $nc ($vin bytes)" >&2; exit 1
   fi
-  echo "{\"case\":\"$1\",\"run\":$4,\"observations\":$nc,\"bytes\":$bytes,\"net_ms\":$net,\"via_out_ms\":$out,\"via_in_ms\":$in}" | tee -a "$OUT" >&2
+  echo "{\"case\":\"$1\",\"run\":$4,\"observations\":$nc,\"bytes\":$bytes,\"net_ms\":$net,\"via_out_ms\":$out,\"via_in_ms\":$in,\"net_cpu_ms\":$netcpu,\"via_out_cpu_ms\":$(cpu "$d/out.cpu"),\"via_in_cpu_ms\":$(cpu "$d/in.cpu")}" | tee -a "$OUT" >&2
   rm -rf "$d"
 }
 
@@ -101,10 +108,19 @@ done
 python3 - "$OUT" <<'PY'
 import json, sys, statistics as st
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print("Wall time (median ms) and throughput relative to the network sync (higher is better):")
 print("| case | bytes | net sync ms | via out ms | via in ms | out/net | in/net | out+in/net |")
 print("|---|---|---|---|---|---|---|---|")
 for c in dict.fromkeys(r["case"] for r in rows):
     rs = [r for r in rows if r["case"] == c]
     n, o, i = (st.median(r[k] for r in rs) for k in ("net_ms", "via_out_ms", "via_in_ms"))
     print(f"| {c} | {rs[0]['bytes']} | {n:.0f} | {o:.0f} | {i:.0f} | {n/o:.2f} | {n/i:.2f} | {n/(o+i):.2f} |")
+print()
+print("CPU time (user+system, median ms; the network sync counts both processes), the same ratios:")
+print("| case | net sync cpu | via out cpu | via in cpu | out/net | in/net | out+in/net |")
+print("|---|---|---|---|---|---|---|")
+for c in dict.fromkeys(r["case"] for r in rows):
+    rs = [r for r in rows if r["case"] == c]
+    n, o, i = (st.median(r[k] for r in rs) for k in ("net_cpu_ms", "via_out_cpu_ms", "via_in_cpu_ms"))
+    print(f"| {c} | {n:.0f} | {o:.0f} | {i:.0f} | {n/max(o,1):.2f} | {n/max(i,1):.2f} | {n/max(o+i,1):.2f} |")
 PY

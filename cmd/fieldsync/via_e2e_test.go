@@ -212,10 +212,10 @@ func TestViaSpansSegments(t *testing.T) {
 
 // TestViaKilled: --via killed (SIGKILL) at random writes, on both sides
 // and while both write new observations; then normal syncs converge and
-// audit is clean. FIELDSYNC_VIA_KILLS sets the number of kills (12 by
+// audit is clean. FIELDSYNC_VIA_KILLS sets the number of kills (8 by
 // default; run it with 100 for the full test).
 func TestViaKilled(t *testing.T) {
-	kills := 12
+	kills := 8
 	if s := os.Getenv("FIELDSYNC_VIA_KILLS"); s != "" {
 		kills, _ = strconv.Atoi(s)
 	}
@@ -228,22 +228,30 @@ func TestViaKilled(t *testing.T) {
 		d.must("observe", "--lat", "-3", "--lon", "-60", "--attach", ps[i])
 	}
 	rng := rand.New(rand.NewPCG(21, 100))
-	completed := 0
-	for i := range kills {
-		d := devs[rng.IntN(2)]
-		// New data on both sides: every run has something to take and
-		// something to give.
-		for k, w := range devs {
-			args := []string{"observe", "--lat", "-3", "--lon", fmt.Sprint(-60 - float64(i)/1000)}
-			if (i+k)%4 == 0 {
-				args = append(args, "--attach", ps[k])
-			}
-			w.must(args...)
+	completed, killed, heads := 0, 0, map[string]bool{}
+	for i := 0; killed < kills; i++ {
+		if i > 4*kills {
+			t.Fatalf("only %d kills in %d runs", killed, i)
 		}
-		at := 1 + rng.IntN(16)
+		d := devs[rng.IntN(2)]
+		// New data now and then on both sides, so runs have something to
+		// take and something to give.
+		if i%3 == 0 {
+			for k, w := range devs {
+				args := []string{"observe", "--lat", "-3", "--lon", fmt.Sprint(-60 - float64(i)/1000)}
+				if (i/3+k)%4 == 0 {
+					args = append(args, "--attach", ps[k])
+				}
+				w.must(args...)
+			}
+		}
+		at := 1 + rng.IntN(30)
 		cmd := exec.Command(fieldsyncBinary(t), "--home", d.home, "sync", "--via", stick, "--via-segment-limit", "131072")
 		cmd.Env = append(os.Environ(), "FIELDSYNC_TEST_KILL_AT="+strconv.Itoa(at))
 		out, err := cmd.CombinedOutput()
+		if b, rerr := os.ReadFile(filepath.Join(stick, "sync.fieldsync", "head")); rerr == nil {
+			heads[fmt.Sprintf("%x", sha256.Sum256(b))] = true
+		}
 		if err == nil {
 			completed++
 			continue
@@ -251,8 +259,12 @@ func TestViaKilled(t *testing.T) {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
 			t.Fatalf("run %d (kill at write %d): %v\n%s", i, at, err, out)
 		}
+		killed++
 	}
-	t.Logf("%d kills, %d runs finished before their kill point", kills-completed, completed)
+	t.Logf("%d kills; %d runs finished before their kill point; the folder went through %d heads", killed, completed, len(heads))
+	if len(heads) < 2 {
+		t.Fatalf("the kills never let a head be written (%d heads)", len(heads))
+	}
 	for _, d := range []*dev{devs[0], devs[1], devs[0]} {
 		d.mustVia(stick)
 	}
